@@ -1,0 +1,120 @@
+"""Command line: `xstilts run|demo|tasks|results ...`."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .errors import XstiltsError
+
+def _quiet_libraries():
+    """Our own progress bars are the ones to watch; silence the libraries' per-file bars."""
+    import datasets
+    import transformers
+
+    datasets.disable_progress_bars()
+    transformers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.set_verbosity_error()
+
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="English intermediate-task training for zero-shot cross-lingual transfer (X-STILTs).")
+console = Console()
+
+
+def _run_guarded(fn):
+    """User errors end with one line naming the file/line or the valid choices, not a traceback."""
+    _quiet_libraries()
+    try:
+        return fn()
+    except XstiltsError as err:
+        console.print(f"[bold red]error:[/] {err}", soft_wrap=True)
+        raise typer.Exit(2)
+
+
+@app.command()
+def tasks():
+    """List every registered task with its family, languages, metric and defaults."""
+    from .tasks.registry import TASKS
+
+    table = Table(title="xstilts tasks")
+    for column in ("task", "role", "family", "metric", "langs", "max_len", "batch", "epochs", "lr", "languages"):
+        table.add_column(column)
+    for spec in TASKS.values():
+        table.add_row(spec.name, spec.role, spec.family, spec.metric, str(len(spec.languages)), str(spec.max_length),
+                      str(spec.batch_size), f"{spec.epochs:g}", f"{spec.learning_rate:g}", " ".join(spec.languages))
+    console.print(table)
+
+
+@app.command()
+def run(config: Path = typer.Argument(..., help="YAML/JSON experiment config"),
+        override: list[str] = typer.Option([], "--set", help="override a field: key.sub=value")):
+    """Run an experiment (all its cells; finished cells are skipped)."""
+    def go():
+        from .config import load_config
+        from .experiments.pipeline import Pipeline
+        from .experiments.tables import comparison_tables
+
+        cfg = load_config(config, override)
+        store = Pipeline(cfg, console).run()
+        for table in comparison_tables(store.rows()):
+            console.print(table)
+    _run_guarded(go)
+
+
+@app.command()
+def demo(workdir: Optional[Path] = typer.Option(None, help="where fixtures, models and runs go (default: a temp dir)"),
+         both_models: bool = typer.Option(False, "--both-models", help="also run the English-only tiny model")):
+    """Offline demo: tiny random encoders, fixtures in official formats, baseline vs intermediate."""
+    def go():
+        from .config import load_config
+        from .demo import demo_config, prepare_demo
+        from .experiments.pipeline import Pipeline
+        from .experiments.tables import comparison_tables
+
+        started = time.time()
+        base = workdir or Path(tempfile.mkdtemp(prefix="xstilts-demo-"))
+        root, models = prepare_demo(base)
+        chosen = [str(p) for name, p in models.items() if both_models or name == "tiny-multilingual"]
+        cfg = load_config(base=demo_config(root, chosen, base / "runs"))
+        store = Pipeline(cfg, console).run()
+        for table in comparison_tables(store.rows()):
+            console.print(table)
+        console.print(f"demo finished in {time.time() - started:.0f}s; results in {cfg.output_dir / 'results.db'}")
+    _run_guarded(go)
+
+
+@app.command()
+def results(db: Path = typer.Argument(..., help="results.db of a run"),
+            csv: Optional[Path] = typer.Option(None, help="export the rows to this CSV file"),
+            target: Optional[str] = None, model: Optional[str] = None, intermediate: Optional[str] = None):
+    """Query stored results (optionally filtered) and print or export them."""
+    def go():
+        from .experiments.store import ResultsStore
+
+        if not db.exists():
+            raise XstiltsError(f"results file not found: {db}")
+        store = ResultsStore(db)
+        filters = {k: v for k, v in dict(target=target, model=model, intermediate=intermediate).items() if v}
+        if csv:
+            console.print(f"wrote {store.export_csv(csv, **filters)} rows to {csv}")
+            return
+        table = Table()
+        for column in ("model", "intermediate", "target", "seed", "language", "metric", "value"):
+            table.add_column(column)
+        for row in store.rows(**filters):
+            table.add_row(*(str(row[c]) if c != "value" else f"{row[c]:.2f}" for c in
+                            ("model", "intermediate", "target", "seed", "language", "metric", "value")))
+        console.print(table)
+    _run_guarded(go)
+
+
+def main():  # pragma: no cover - `python -m xstilts`
+    sys.exit(app())

@@ -1,0 +1,30 @@
+"""Batched inference: features sorted by length so each batch pads as little as possible."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from datasets import Dataset
+
+from ..data.features import pad_batch, sequence_lengths
+
+
+@torch.no_grad()
+def predict_logits(model, head: str, features: Dataset, pad_token_id: int, batch_size: int = 64,
+                   device=None) -> list[np.ndarray]:
+    """Logits per feature, in feature order; token-level logits are cut to the feature's length."""
+    model.eval()
+    device = device or next(model.parameters()).device
+    lengths = sequence_lengths(features)
+    order = np.argsort(lengths, kind="stable")
+    outputs: list[np.ndarray | None] = [None] * len(features)
+    columns = [c for c in ("input_ids", "attention_mask", "token_type_ids") if c in features.column_names]
+    for start in range(0, len(order), batch_size):
+        idx = order[start:start + batch_size].tolist()
+        batch = pad_batch(features.select_columns(columns)[idx], pad_token_id)
+        _, logits = model(head, **{k: v.to(device) for k, v in batch.items()})
+        logits = logits.float().cpu().numpy()
+        token_level = logits.ndim == 3 and model.head_kinds[head] != "multiple_choice"
+        for row, i in enumerate(idx):
+            outputs[i] = logits[row, :lengths[i]] if token_level else logits[row]
+    return outputs

@@ -1,0 +1,68 @@
+"""Results store: one SQLite file, one row per cell x language x metric, written transactionally."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sqlite3
+from datetime import datetime, timezone
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS cells (
+    cell_key TEXT PRIMARY KEY, model TEXT, intermediate TEXT, target TEXT, seed INTEGER,
+    config TEXT, versions TEXT, wall_seconds REAL, finished_at TEXT);
+CREATE TABLE IF NOT EXISTS results (
+    cell_key TEXT REFERENCES cells(cell_key), language TEXT, metric TEXT, value REAL,
+    PRIMARY KEY (cell_key, language, metric));
+"""
+COLUMNS = ("model", "intermediate", "target", "seed", "language", "metric", "value", "cell_key")
+
+
+class ResultsStore:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.executescript(SCHEMA)
+
+    def _connect(self):
+        return sqlite3.connect(self.path, timeout=60)
+
+    def has_cell(self, cell_key: str) -> bool:
+        with self._connect() as db:
+            return db.execute("SELECT 1 FROM cells WHERE cell_key = ?", (cell_key,)).fetchone() is not None
+
+    def add_cell(self, cell_key: str, model: str, intermediate: str, target: str, seed: int,
+                 metrics: dict[str, dict[str, float]], config: dict, versions: dict, wall_seconds: float) -> None:
+        """All rows of a cell land together or not at all; re-adding a finished cell replaces it."""
+        with self._connect() as db:  # the context manager commits or rolls back as one transaction
+            db.execute("DELETE FROM results WHERE cell_key = ?", (cell_key,))
+            db.execute("INSERT OR REPLACE INTO cells VALUES (?,?,?,?,?,?,?,?,?)",
+                       (cell_key, model, intermediate, target, seed, json.dumps(config, default=str),
+                        json.dumps(versions), wall_seconds, datetime.now(timezone.utc).isoformat()))
+            db.executemany("INSERT INTO results VALUES (?,?,?,?)",
+                           [(cell_key, lang, metric, float(value))
+                            for lang, by_metric in metrics.items() for metric, value in by_metric.items()])
+
+    def rows(self, **filters) -> list[dict]:
+        """Result rows joined with their cell, filtered by equality on any of COLUMNS."""
+        where = " AND ".join(f"{k} = ?" for k in filters if k in COLUMNS)
+        query = ("SELECT c.model, c.intermediate, c.target, c.seed, r.language, r.metric, r.value, c.cell_key "
+                 "FROM results r JOIN cells c USING (cell_key)" + (f" WHERE {where}" if where else "")
+                 + " ORDER BY c.model, c.intermediate, c.target, c.seed, r.language, r.metric")
+        with self._connect() as db:
+            return [dict(zip(COLUMNS, row)) for row in db.execute(query, [filters[k] for k in filters if k in COLUMNS])]
+
+    def cell_config(self, cell_key: str) -> dict:
+        with self._connect() as db:
+            config, versions = db.execute("SELECT config, versions FROM cells WHERE cell_key = ?", (cell_key,)).fetchone()
+        return {"config": json.loads(config), "versions": json.loads(versions)}
+
+    def export_csv(self, path: str | Path, **filters) -> int:
+        rows = self.rows(**filters)
+        with open(path, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+            writer.writeheader()
+            writer.writerows(rows)
+        return len(rows)

@@ -1,0 +1,78 @@
+"""What a task is: its data files, reader, languages, head, metric and default hyper-parameters."""
+
+from __future__ import annotations
+
+import glob
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from ..errors import XstiltsError
+
+
+@dataclass(frozen=True)
+class Source:
+    """One file (path template relative to the data dir) and the reader for its format.
+
+    Templates may use {lang} (the XTREME language code), {lang3} (a task-specific code,
+    e.g. Tatoeba's ISO 639-3) and glob wildcards (UD: every treebank of a language).
+    """
+
+    template: str
+    reader: Callable
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    name: str
+    family: str                      # classification | multiple_choice | span_qa | tagging | retrieval
+    role: str                        # intermediate | target
+    languages: tuple[str, ...]       # evaluation languages (training is English)
+    sources: dict[str, tuple[Source, ...]]  # split -> files concatenated in order
+    metric: str                      # headline metric used for model selection and reports
+    labels: tuple[str, ...] | None = None   # None: read from label_file or collected from train data
+    label_file: str | None = None
+    head: str | None = None          # head name; tasks sharing one (ANLI+ parts) give the same name
+    max_length: int = 256
+    batch_size: int = 32
+    epochs: float = 3.0
+    learning_rate: float = 2e-5
+    lang_codes: dict[str, str] = field(default_factory=dict)  # lang -> {lang3}
+    options: dict = field(default_factory=dict)  # family-specific switches, e.g. MLQA normalisation
+    description: str = ""
+
+    @property
+    def head_name(self) -> str:
+        return self.head or self.name
+
+    @property
+    def splits(self) -> tuple[str, ...]:
+        return tuple(self.sources)
+
+    def files(self, data_dir: str | Path, split: str, lang: str = "en",
+              overrides: dict[str, str] | None = None) -> list[tuple[Path, Callable]]:
+        """Resolve (path, reader) pairs of one split/language; an override template replaces the
+        split's default files and is read with the split's first reader."""
+        if split not in self.sources:
+            raise XstiltsError(f"task {self.name!r} has no {split!r} split; it has: {', '.join(self.sources)}")
+        pairs = self.sources[split]
+        if overrides and split in overrides:
+            pairs = (Source(overrides[split], pairs[0].reader),)
+        found: list[tuple[Path, Callable]] = []
+        for source in pairs:
+            pattern = str(Path(data_dir) / source.template.format(lang=lang, lang3=self.lang_codes.get(lang, lang)))
+            matches = sorted(glob.glob(pattern)) if any(c in pattern for c in "*?[") else [pattern]
+            if not matches or not Path(matches[0]).exists():
+                raise XstiltsError(f"task {self.name!r} {split}/{lang}: data file not found: {pattern}")
+            found.extend((Path(m), source.reader) for m in matches)
+        return found
+
+    def read(self, data_dir: str | Path, split: str, lang: str = "en",
+             overrides: dict[str, str] | None = None) -> list:
+        """Read and concatenate the examples of one split/language."""
+        return [ex for path, reader in self.files(data_dir, split, lang, overrides) for ex in reader(path)]
+
+
+def sources(*pairs) -> tuple[Source, ...]:
+    """sources(("a.json", reader), ("b.json", reader)) -> tuple of Source."""
+    return tuple(Source(t, r) for t, r in pairs)

@@ -1,0 +1,118 @@
+"""Extractive QA: SQuAD v1.1/v2.0 (intermediate); XQuAD, MLQA, TyDiQA-GoldP (targets).
+
+Answers are cut from the original context by character offsets, so scripts written
+without spaces (zh, th, ja) come back exactly as the annotators marked them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..data import readers as R
+from ..evaluation.metrics import squad_em_f1, squad_v2_scores
+from .base import TaskSpec, sources
+from .family import Family
+
+DOC_STRIDE = 128  # overlap between windows of long contexts (capped at a third of the window)
+N_BEST = 20
+MAX_ANSWER_TOKENS = 30
+
+
+class SpanQAFamily(Family):
+    name = head_kind = "span_qa"
+
+    def num_labels(self, labels, features) -> int:
+        return 2  # start and end
+
+    def featurize(self, examples, tokenizer, max_length, labels):
+        enc = tokenizer([e.question.lstrip() for e in examples], [e.context for e in examples],
+                        truncation="only_second", max_length=max_length, stride=min(DOC_STRIDE, max_length // 3),
+                        return_overflowing_tokens=True, return_offsets_mapping=True)
+        sample_map = enc.pop("overflow_to_sample_mapping")
+        offsets = enc.pop("offset_mapping")
+        columns = {k: list(v) for k, v in enc.items()}
+        columns.update(example_index=[], context_offsets=[], start_positions=[], end_positions=[])
+        for i, example_index in enumerate(sample_map):
+            sequence_ids = enc.sequence_ids(i)
+            # Keep offsets of context tokens only; [-1, -1] marks question and special tokens.
+            spans = [list(o) if sid == 1 else [-1, -1] for o, sid in zip(offsets[i], sequence_ids)]
+            columns["example_index"].append(example_index)
+            columns["context_offsets"].append(spans)
+            start, end = self._token_positions(examples[example_index], spans)
+            columns["start_positions"].append(start)
+            columns["end_positions"].append(end)
+        return columns
+
+    @staticmethod
+    def _token_positions(example, spans):
+        """Token span of the first gold answer, or (0, 0) (the CLS token) when it is not inside."""
+        if example.is_impossible or not example.answers:
+            return 0, 0
+        start_char = example.answers[0]["answer_start"]
+        end_char = start_char + len(example.answers[0]["text"])
+        in_context = [i for i, (s, e) in enumerate(spans) if s >= 0]
+        if not in_context or spans[in_context[0]][0] > start_char or spans[in_context[-1]][1] < end_char:
+            return 0, 0
+        start = next(i for i in in_context if spans[i][1] > start_char)
+        end = next(i for i in reversed(in_context) if spans[i][0] < end_char)
+        return start, end
+
+    def decode(self, examples, features, logits, labels, spec):
+        """Best span over all windows of each example (n-best starts x ends, as the official scripts)."""
+        best = {i: (-np.inf, "") for i in range(len(examples))}
+        null = {i: np.inf for i in range(len(examples))}
+        for feature, window_logits in zip(features.select_columns(["example_index", "context_offsets"]), logits):
+            i, spans = feature["example_index"], feature["context_offsets"]
+            start_logits, end_logits = window_logits[:, 0], window_logits[:, 1]
+            null[i] = min(null[i], start_logits[0] + end_logits[0])
+            context = examples[i].context
+            for s in np.argsort(start_logits)[::-1][:N_BEST]:
+                for e in np.argsort(end_logits)[::-1][:N_BEST]:
+                    if spans[s][0] < 0 or spans[e][0] < 0 or e < s or e - s + 1 > MAX_ANSWER_TOKENS:
+                        continue
+                    score = start_logits[s] + end_logits[e]
+                    if score > best[i][0]:
+                        best[i] = (score, context[spans[s][0]:spans[e][1]])
+        answers = {examples[i].guid: text for i, (_, text) in best.items()}
+        if spec.options.get("version_2"):
+            # no-answer score: how much the null span beats the best span (thresholded at scoring)
+            na_scores = {examples[i].guid: float(null[i] - best[i][0]) for i in best}
+            return {"answers": answers, "na_scores": na_scores}
+        return answers
+
+    def score(self, examples, predictions, lang, spec):
+        references = {e.guid: [a["text"] for a in e.answers] for e in examples}
+        if spec.options.get("version_2"):
+            return squad_v2_scores(predictions["answers"], references, predictions["na_scores"])
+        return squad_em_f1(predictions, references, lang=lang, mlqa=spec.options.get("mlqa", False))
+
+
+QA_DEFAULTS = dict(metric="f1", max_length=384, batch_size=32, learning_rate=3e-5)
+SQUAD_TRAIN = ("squad/train-v1.1.json", R.read_squad_json)
+SQUAD_DEV = ("squad/dev-v1.1.json", R.read_squad_json)
+
+TASKS = [
+    TaskSpec("squad_v1", "span_qa", "intermediate", ("en",),
+             {"train": sources(SQUAD_TRAIN), "dev": sources(SQUAD_DEV)},
+             epochs=2, description="SQuAD v1.1", **QA_DEFAULTS),
+    TaskSpec("squad_v2", "span_qa", "intermediate", ("en",),
+             {"train": sources(("squad/train-v2.0.json", R.read_squad_json)),
+              "dev": sources(("squad/dev-v2.0.json", R.read_squad_json))},
+             epochs=2, options={"version_2": True},
+             description="SQuAD v2.0 with unanswerable questions (no-answer threshold searched on dev)",
+             **QA_DEFAULTS),
+    TaskSpec("xquad", "span_qa", "target", tuple("ar de el en es hi ru th tr vi zh".split()),
+             {"train": sources(SQUAD_TRAIN), "dev": sources(SQUAD_DEV),
+              "test": sources(("xquad/xquad.{lang}.json", R.read_squad_json))},
+             epochs=2, description="XQuAD: 240 SQuAD dev paragraphs in 11 languages", **QA_DEFAULTS),
+    TaskSpec("mlqa", "span_qa", "target", tuple("ar de en es hi vi zh".split()),
+             {"train": sources(SQUAD_TRAIN), "dev": sources(SQUAD_DEV),
+              "test": sources(("mlqa/MLQA_V1/test/test-context-{lang}-question-{lang}.json", R.read_squad_json))},
+             epochs=2, options={"mlqa": True},
+             description="MLQA, scored with its per-language normalisation", **QA_DEFAULTS),
+    TaskSpec("tydiqa", "span_qa", "target", tuple("ar bn en fi id ko ru sw te".split()),
+             {"train": sources(("tydiqa/tydiqa-goldp-v1.1-train/tydiqa.en.train.json", R.read_squad_json)),
+              "dev": sources(("tydiqa/tydiqa-goldp-v1.1-dev/tydiqa.en.dev.json", R.read_squad_json)),
+              "test": sources(("tydiqa/tydiqa-goldp-v1.1-dev/tydiqa.{lang}.dev.json", R.read_squad_json))},
+             epochs=3, description="TyDiQA-GoldP (English train, gold passage)", **QA_DEFAULTS),
+]

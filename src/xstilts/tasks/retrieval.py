@@ -1,0 +1,54 @@
+"""Bitext retrieval without training: BUCC 2018 mining and Tatoeba similarity search.
+
+Both use the encoder's sentence representations directly; the layer, pooling and maximum
+length are run settings recorded with every result.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..data import readers as R
+from ..evaluation.retrieval import bucc_scores, mine_pairs, tatoeba_accuracy
+from .base import TaskSpec, sources
+from .family import Family
+
+
+def _read_tatoeba(path: Path):
+    return R.read_tatoeba(path, path.with_suffix(".eng"))
+
+
+def _read_bucc(path: Path):
+    gold = path.with_suffix(".gold")
+    return R.read_bucc(path, path.with_suffix(".en"), gold if gold.exists() else None)
+
+
+class RetrievalFamily(Family):
+    name = "retrieval"
+    head_kind = None
+
+    def score_embeddings(self, spec, corpora: dict, embed) -> dict[str, float]:
+        """corpora: split -> RetrievalCorpus; embed(texts) -> L2-normalisable float32 matrix."""
+        if spec.name == "tatoeba":
+            corpus = corpora["test"]
+            return tatoeba_accuracy(embed(corpus.src_texts), embed(corpus.trg_texts))
+        mined = {}
+        for split, corpus in corpora.items():
+            pairs = mine_pairs(embed(corpus.src_texts), embed(corpus.trg_texts), k=spec.options.get("k", 4))
+            mined[split] = ([(corpus.src_ids[i], corpus.trg_ids[j], s) for i, j, s in pairs], set(corpus.gold))
+        return bucc_scores(*mined["dev"], *mined["test"])
+
+
+TATOEBA_LANGS = tuple(sorted(R.TATOEBA_ISO3))
+
+TASKS = [
+    TaskSpec("bucc2018", "retrieval", "target", ("de", "fr", "ru", "zh"),
+             {"dev": sources(("bucc2018/{lang}-en.dev.{lang}", _read_bucc)),
+              "test": sources(("bucc2018/{lang}-en.test.{lang}", _read_bucc))},
+             metric="f1", max_length=512, options={"k": 4},
+             description="Parallel sentence mining: ratio margin k=4, threshold tuned on dev"),
+    TaskSpec("tatoeba", "retrieval", "target", TATOEBA_LANGS,
+             {"test": sources(("tatoeba/tatoeba.{lang3}-eng.{lang3}", _read_tatoeba))},
+             metric="accuracy", max_length=512, lang_codes=dict(R.TATOEBA_ISO3),
+             description="Tatoeba similarity search, top-1 cosine (xx -> en)"),
+]
