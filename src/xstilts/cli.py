@@ -45,8 +45,9 @@ def tasks():
     from .tasks.registry import TASKS
 
     table = Table(title="xstilts tasks")
-    for column in ("task", "role", "family", "metric", "langs", "max_len", "batch", "epochs", "lr", "languages"):
-        table.add_column(column)
+    for column in ("task", "role", "family", "metric", "langs", "max_len", "batch", "epochs", "lr"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("languages")
     for spec in TASKS.values():
         table.add_row(spec.name, spec.role, spec.family, spec.metric, str(len(spec.languages)), str(spec.max_length),
                       str(spec.batch_size), f"{spec.epochs:g}", f"{spec.learning_rate:g}", " ".join(spec.languages))

@@ -21,7 +21,7 @@ from accelerate.utils import set_seed
 from rich.console import Console
 from transformers import AutoModel
 
-from ..config import ExperimentConfig, IntermediateSetting, TrainSettings
+from ..config import ExperimentConfig, IntermediateSetting, TrainSettings, save_config
 from ..data.features import cached_features, file_fingerprint, tokenizer_fingerprint
 from ..data.readers import read_tag_vocab
 from ..evaluation.predict import predict_logits
@@ -224,6 +224,7 @@ class Pipeline:
                         yield model_name, setting, seed, target
 
     def run(self) -> ResultsStore:
+        save_config(self.config, self.config.output_dir / "config.json", {"versions": self.versions})
         for model_name, setting, seed, target in self.cells():
             self.run_cell(model_name, setting, seed, target)
         return self.store

@@ -1,0 +1,138 @@
+"""The three phases end to end on the demo fixtures, with a tiny randomly initialised encoder."""
+
+from __future__ import annotations
+
+from importlib import metadata
+
+import pytest
+import torch
+from transformers import AutoModel
+
+from xstilts.config import load_config
+from xstilts.demo import build_tiny_model, corpus_texts, demo_config, write_fixtures
+from xstilts.experiments.pipeline import Pipeline
+from xstilts.modeling.model import MultiTaskModel, load_encoder
+from xstilts.tasks.registry import family_of, get_task
+from xstilts.training.loop import TrainTask, make_accelerator, train
+
+TINY = dict(hidden=32, layers=1, vocab_size=600)
+FAST = {"learning_rate": 2e-3, "batch_size": 8, "max_length": 96, "precision": "no", "save_every": 1000}
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    root = tmp_path_factory.mktemp("demo")
+    write_fixtures(root / "data")
+    model = build_tiny_model(root / "tiny", corpus_texts(("en", "de", "es")), **TINY)
+    return root, model
+
+
+@pytest.fixture(autouse=True)
+def feature_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("XSTILTS_CACHE", str(tmp_path / "cache"))
+
+
+def make_pipeline(demo, tmp_path, **changes):
+    root, model = demo
+    tree = demo_config(root / "data", [str(model)], tmp_path / "runs")
+    tree["intermediate_training"] = {**FAST, "max_steps": 12}
+    tree["target_training"] = {**FAST, "max_steps": 12}
+    tree["max_examples"] = {"train": 120, "dev": 24, "test": 24}
+    tree.update(changes)
+    return Pipeline(load_config(base=tree))
+
+
+def test_phase2_starts_from_phase1_encoder_with_fresh_heads(demo, tmp_path):
+    pipeline = make_pipeline(demo, tmp_path)
+    setting = next(s for s in pipeline.config.intermediate if s.tasks)
+    encoder_dir = pipeline.intermediate_encoder(pipeline.config.models[0], setting, seed=1)
+    phase1 = torch.load(pipeline.config.output_dir.glob("*/squad-*/seed1/intermediate").__next__() / "best_model.pt")
+    phase1_encoder = {k.removeprefix("encoder."): v for k, v in phase1.items() if k.startswith("encoder.")}
+
+    encoder, _ = load_encoder(encoder_dir)
+    loaded = encoder.state_dict()
+    assert set(loaded) == set(phase1_encoder)
+    assert all(torch.equal(loaded[k], phase1_encoder[k]) for k in loaded)
+    # intermediate training really changed the encoder
+    original = AutoModel.from_pretrained(demo[1]).state_dict()
+    assert any(not torch.equal(original[k], loaded[k]) for k in loaded)
+
+    # phase 2 builds a new head for the target; nothing of the phase-1 QA head carries over
+    model = MultiTaskModel(encoder)
+    model.add_head("xquad", "span_qa")
+    assert set(model.heads) == {"xquad"}
+    assert not torch.equal(model.heads["xquad"].out.weight, phase1["heads.squad_v1.out.weight"])
+
+
+def tagging_task(pipeline, tokenizer, batch_size=8):
+    spec = get_task("udpos")
+    labels = pipeline.labels(spec)
+    features = pipeline.features(spec, "train", "en", tokenizer, 96, labels)
+    return spec, labels, TrainTask("udpos", "udpos", features, batch_size)
+
+
+def tagging_model(pipeline, encoder_dir, labels):
+    encoder, tokenizer = load_encoder(encoder_dir)
+    torch.manual_seed(0)
+    model = MultiTaskModel(encoder)
+    model.add_head("udpos", "tagging", len(labels))
+    return model, tokenizer
+
+
+def test_training_loss_decreases_on_learnable_fixture(demo, tmp_path):
+    pipeline = make_pipeline(demo, tmp_path)
+    model, tokenizer = tagging_model(pipeline, demo[1], pipeline.labels(get_task("udpos")))
+    _, _, task = tagging_task(pipeline, tokenizer)
+    settings = pipeline.config.target_training
+    state = train(model, [task], ["udpos"] * 60, settings, 3e-3, tmp_path / "t", 1, tokenizer.pad_token_id,
+                  make_accelerator(settings, "cpu"))
+    first, last = sum(state["losses"][:10]) / 10, sum(state["losses"][-10:]) / 10
+    assert last < 0.5 * first, (first, last)
+
+
+def test_resume_after_interruption_matches_uninterrupted_run(demo, tmp_path):
+    pipeline = make_pipeline(demo, tmp_path)
+    spec = get_task("udpos")
+    settings = pipeline.config.target_training.model_copy(update={"save_every": 6})
+
+    def run(output_dir, interrupt_at_eval=None):
+        model, tokenizer = tagging_model(pipeline, demo[1], pipeline.labels(spec))
+        _, labels, task = tagging_task(pipeline, tokenizer)
+        scorer = pipeline.dev_scorer([spec], tokenizer, {"udpos": settings}, {"udpos": labels})
+        calls = []
+
+        def evaluate(m):
+            calls.append(1)
+            if len(calls) == interrupt_at_eval:
+                raise KeyboardInterrupt("simulated kill")
+            return scorer(m)
+        state = train(model, [task], ["udpos"] * 16, settings, 3e-3, output_dir, 7, tokenizer.pad_token_id,
+                      make_accelerator(settings, "cpu"), evaluate, eval_every=4)
+        return state, model.state_dict()
+
+    expected_state, expected_weights = run(tmp_path / "straight")
+    with pytest.raises(KeyboardInterrupt):  # dies at the eval of step 8; last checkpoint is step 6
+        run(tmp_path / "resumed", interrupt_at_eval=2)
+    assert (tmp_path / "resumed" / "checkpoint" / "trainer_state.json").exists()
+    resumed_state, resumed_weights = run(tmp_path / "resumed")
+
+    assert resumed_state["losses"] == expected_state["losses"]
+    assert resumed_state["evals"] == expected_state["evals"]
+    assert all(torch.equal(resumed_weights[k], expected_weights[k]) for k in expected_weights)
+
+
+def test_pipeline_runs_all_phases_and_stores_every_language(demo, tmp_path):
+    pipeline = make_pipeline(demo, tmp_path)
+    store = pipeline.run()
+    rows = store.rows()
+    seen = {(r["intermediate"], r["target"], r["language"]) for r in rows}
+    for setting in ("baseline", "squad"):
+        for target, langs in pipeline.config.languages.items():
+            assert {(setting, target, lang) for lang in langs} <= seen
+    assert {r["metric"] for r in rows if r["target"] == "xquad"} == {"exact_match", "f1"}
+    saved = store.cell_config(rows[0]["cell_key"])
+    assert saved["versions"]["torch"] == metadata.version("torch")
+    assert saved["config"]["target_training"]["max_length"] == 96
+    # a second run finds every cell done and trains nothing
+    before = len(rows)
+    assert len(make_pipeline(demo, tmp_path).run().rows()) == before
