@@ -134,5 +134,45 @@ def models_import(names: list[str] = typer.Argument(None, help="all-minilm-l6-v2
     _run_guarded(go)
 
 
+@app.command()
+def grid(config: Path = typer.Argument(..., help="YAML/JSON experiment config"),
+         override: list[str] = typer.Option([], "--set", help="override a field: key.sub=value"),
+         executor: str = typer.Option("local", help="local (sequential, in this process) or ray"),
+         ray_address: Optional[str] = typer.Option(None, help="Ray cluster to join (default: start a local instance)"),
+         num_cpus: Optional[int] = typer.Option(None, help="CPUs of the local Ray instance (default: all)"),
+         cpus_per_task: float = typer.Option(1.0, help="CPUs Ray reserves per (model, setting, seed) group"),
+         gpus_per_task: float = typer.Option(0.0, help="GPUs Ray reserves per group")):
+    """Run models x intermediate settings x targets x seeds; finished cells are skipped, so re-running resumes."""
+    def go():
+        from .config import load_config
+        from .experiments.executors import run_grid
+
+        cfg = load_config(config, override)
+        options = {} if executor == "local" else dict(address=ray_address, num_cpus=num_cpus,
+                                                      cpus_per_task=cpus_per_task, gpus_per_task=gpus_per_task)
+        summary = run_grid(cfg, executor, console, **options)
+        console.print(f"grid: {summary.done_after}/{summary.total} cells done ({summary.done_before} before this run) "
+                      f"in {summary.wall_seconds:.0f}s; results in {cfg.output_dir / 'results.db'}")
+        if summary.failures:
+            raise XstiltsError(f"{len(summary.failures)} group(s) failed:\n" + "\n".join(summary.failures))
+    _run_guarded(go)
+
+
+@app.command()
+def report(db: Path = typer.Argument(..., help="results.db of a run"),
+           out: Path = typer.Option(..., "--out", help="directory for report.md, report.html and the PNG figures"),
+           baseline: str = typer.Option("baseline", help="the intermediate setting the others are compared with")):
+    """Markdown + self-contained HTML report: main table, per-language tables, gain heatmaps, model comparison."""
+    def go():
+        from .experiments.report import write_report
+        from .experiments.store import ResultsStore
+
+        if not db.exists():
+            raise XstiltsError(f"results file not found: {db}")
+        for path in write_report(ResultsStore(db).rows(), out, baseline=baseline):
+            console.print(f"wrote {path}")
+    _run_guarded(go)
+
+
 def main():  # pragma: no cover - `python -m xstilts`
     sys.exit(app())

@@ -1,0 +1,147 @@
+"""Every target task scored through its family: a gold copy scores 100, a known-wrong prediction
+scores the value computed by hand in the comments. Plus the tagging split/merge and QA offsets."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from datasets import Dataset
+
+from xstilts.data.examples import ClassificationExample, RetrievalCorpus, SpanQAExample, TaggingExample
+from xstilts.demo import build_tiny_model
+from xstilts.tasks.registry import TARGET_TASKS, family_of, get_task
+
+
+def score(task, examples, predictions, lang="en"):
+    spec = get_task(task)
+    return family_of(spec).score(examples, predictions, lang, spec)
+
+
+def test_every_target_task_is_covered_here():
+    covered = {"xnli", "pawsx", "udpos", "panx", "xquad", "mlqa", "tydiqa", "bucc2018", "tatoeba"}
+    assert set(TARGET_TASKS) == covered
+
+
+@pytest.mark.parametrize("task,labels", [("xnli", ["entailment", "neutral", "contradiction", "entailment"]),
+                                         ("pawsx", ["1", "0", "0", "1"])])
+def test_classification_targets(task, labels):
+    examples = [ClassificationExample(str(i), "a", "b", label) for i, label in enumerate(labels)]
+    assert score(task, examples, labels)["accuracy"] == 100.0
+    wrong = labels[:3] + [labels[1]]  # last one wrong: 3 of 4 = 75
+    assert score(task, examples, wrong)["accuracy"] == 75.0
+
+
+def test_udpos_seqeval_on_plain_pos_tags():
+    gold = [["DET", "NOUN", "VERB"]]
+    examples = [TaggingExample("s", ["the", "dog", "runs"], gold[0])]
+    assert score("udpos", examples, gold)["f1"] == 100.0
+    # seqeval reads a prefix-less tag as one-letter tag + type, so NOUN NOUN is one chunk:
+    # gold chunks DET, NOUN, VERB; predicted DET, NOUN(1-2): 1 correct, P=1/2, R=1/3, F1=0.4
+    result = score("udpos", examples, [["DET", "NOUN", "NOUN"]])
+    assert result["f1"] == pytest.approx(40.0)
+    assert result["accuracy"] == pytest.approx(200 / 3)  # 2 of 3 tokens
+
+
+def test_panx_entity_f1():
+    gold = ["B-PER", "I-PER", "O", "B-LOC"]
+    examples = [TaggingExample("s", ["Ada", "Lovelace", "in", "London"], gold)]
+    assert score("panx", examples, [gold])["f1"] == 100.0
+    # gold PER(0-1), LOC(3); predicted PER(0), LOC(3): 1 correct of 2 each -> P=R=F1=50
+    assert score("panx", examples, [["B-PER", "O", "O", "B-LOC"]])["f1"] == pytest.approx(50.0)
+
+
+def qa_examples(answers):
+    return [SpanQAExample(f"q{i}", "q?", f"ctx {a}", [{"text": a, "answer_start": 4}]) for i, a in enumerate(answers)]
+
+
+@pytest.mark.parametrize("task,lang", [("xquad", "es"), ("tydiqa", "fi")])
+def test_squad_scored_targets(task, lang):
+    examples = qa_examples(["Paris France", "1998"])
+    gold = {"q0": "Paris France", "q1": "1998"}
+    assert score(task, examples, gold, lang) == {"exact_match": 100.0, "f1": 100.0}
+    # q0 "Paris" vs "Paris France": EM 0, F1 = 2*1*0.5/1.5 = 2/3; q1 exact -> EM 50, F1 83.33
+    result = score(task, examples, {"q0": "Paris", "q1": "1998"}, lang)
+    assert result["exact_match"] == pytest.approx(50.0)
+    assert result["f1"] == pytest.approx(250 / 3)
+
+
+def test_mlqa_uses_its_language_normalisation():
+    examples = qa_examples(["北京大学"])
+    assert score("mlqa", examples, {"q0": "北京大学"}, "zh") == {"exact_match": 100.0, "f1": 100.0}
+    # mixed segmentation: gold 北 京 大 学, prediction 北 京 -> P=1, R=1/2, F1=2/3
+    result = score("mlqa", examples, {"q0": "北京"}, "zh")
+    assert (result["exact_match"], result["f1"]) == (0.0, pytest.approx(200 / 3))
+    # German articles are dropped only under MLQA's de rules: "der Hund" == "Hund"
+    assert score("mlqa", qa_examples(["der Hund"]), {"q0": "Hund"}, "de")["exact_match"] == 100.0
+
+
+def one_hot_embedder(mapping: dict[str, int], dim: int = 8):
+    def embed(texts):
+        out = np.zeros((len(texts), dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            out[row, mapping[text]] = 1.0
+        return out
+    return embed
+
+
+def test_tatoeba_top1_accuracy():
+    spec = get_task("tatoeba")
+    corpus = RetrievalCorpus(list("0123"), ["a", "b", "c", "d"], list("0123"), ["A", "B", "C", "D"],
+                             [(str(i), str(i)) for i in range(4)])
+    gold = one_hot_embedder({"a": 0, "b": 1, "c": 2, "d": 3, "A": 0, "B": 1, "C": 2, "D": 3})
+    assert family_of(spec).score_embeddings(spec, {"test": corpus}, gold)["accuracy"] == 100.0
+    # "d" now looks like "C": c->C right, d->C wrong: 3 of 4 = 75
+    wrong = one_hot_embedder({"a": 0, "b": 1, "c": 2, "d": 2, "A": 0, "B": 1, "C": 2, "D": 3})
+    assert family_of(spec).score_embeddings(spec, {"test": corpus}, wrong)["accuracy"] == 75.0
+
+
+def test_bucc_mining_f1():
+    spec = get_task("bucc2018")
+    def corpus(prefix):
+        ids = [f"{prefix}{i}" for i in range(4)]
+        return RetrievalCorpus(ids, [f"s{i}" for i in range(4)], [f"t-{x}" for x in ids],
+                               [f"t{i}" for i in range(4)], [(x, f"t-{x}") for x in ids])
+    corpora = {"dev": corpus("d"), "test": corpus("e")}
+    aligned = one_hot_embedder({**{f"s{i}": i for i in range(4)}, **{f"t{i}": i for i in range(4)}})
+    assert family_of(spec).score_embeddings(spec, corpora, aligned)["f1"] == 100.0
+    # every source is closest to the next target: all mined pairs are wrong -> precision 0, F1 0
+    shifted = one_hot_embedder({**{f"s{i}": (i + 1) % 4 for i in range(4)}, **{f"t{i}": i for i in range(4)}})
+    assert family_of(spec).score_embeddings(spec, corpora, shifted)["f1"] == 0.0
+
+
+@pytest.fixture(scope="module")
+def tokenizer(tmp_path_factory):
+    from transformers import AutoTokenizer
+
+    texts = ["the quick brown fox jumps over the lazy dog"] * 20 + ["北京是中国的首都。", "Где находится Москва?"]
+    return AutoTokenizer.from_pretrained(build_tiny_model(tmp_path_factory.mktemp("tok"), texts, hidden=16, layers=1,
+                                                          vocab_size=200))
+
+
+def test_long_sentences_are_split_and_merged_not_truncated(tokenizer):
+    words = ("the quick brown fox jumps over the lazy dog " * 30).split()  # 270 words
+    tags = [["DET", "ADJ", "ADJ", "NOUN", "VERB", "ADP", "DET", "ADJ", "NOUN"][i % 9] for i in range(len(words))]
+    examples = [TaggingExample("long", words, tags)]
+    spec, family = get_task("udpos"), family_of(get_task("udpos"))
+    labels = list(spec.labels)
+    columns = family.featurize(examples, tokenizer, 32, labels)
+    assert len(columns["input_ids"]) > 1 and all(len(ids) <= 32 for ids in columns["input_ids"])
+    # exactly one label per word, on its first sub-token
+    assert sum(l != -100 for row in columns["labels"] for l in row) == len(words)
+    features = Dataset.from_dict(columns)
+    logits = [np.eye(len(labels))[[max(l, 0) for l in row]] for row in columns["labels"]]
+    predicted = family.decode(examples, features, logits, labels, spec)
+    assert predicted == [tags]
+
+
+def test_qa_answer_is_cut_from_the_original_context_by_offsets(tokenizer):
+    context = "北京是中国的首都。"
+    example = SpanQAExample("zh", "首都在哪里？", context, [{"text": "中国", "answer_start": 3}])
+    spec, family = get_task("xquad"), family_of(get_task("xquad"))
+    columns = family.featurize([example], tokenizer, 64, None)
+    start, end = columns["start_positions"][0], columns["end_positions"][0]
+    assert (start, end) != (0, 0)
+    length = len(columns["input_ids"][0])
+    logits = np.full((length, 2), -10.0)
+    logits[start, 0] = logits[end, 1] = 10.0
+    assert family.decode([example], Dataset.from_dict(columns), [logits], None, spec) == {"zh": "中国"}
