@@ -250,7 +250,7 @@ def collect(store: ResultsStore):
     scores = defaultdict(lambda: defaultdict(dict))
     for row in store.rows():
         if row["metric"] == HEADLINE.get(row["target"]):
-            value = row["value"] * 100 if row["value"] <= 1.0 else row["value"]
+            value = row["value"]  # every metric is already in percent
             scores[(row["model"], row["target"], row["intermediate"])][row["language"]][row["seed"]] = value
     return scores
 

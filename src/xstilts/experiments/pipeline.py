@@ -150,6 +150,7 @@ class Pipeline:
             (out / "train_state.json").write_text(json.dumps(state))
             (out / "encoder" / DONE).write_text("")
             shutil.rmtree(out / CHECKPOINT, ignore_errors=True)
+        accelerator.wait_for_everyone()  # other ranks load the encoder the main rank just wrote
         return str(out / "encoder")
 
     def phase1_config(self, setting: IntermediateSetting) -> dict:
@@ -188,9 +189,11 @@ class Pipeline:
                           tokenizer.pad_token_id, accelerator,
                           self.dev_scorer([spec], tokenizer, {spec.name: settings}, {spec.name: labels}),
                           settings.eval_every or steps_per_epoch([task]), description=f"phase 2 {target}")
-            (finetune_dir / "train_state.json").write_text(json.dumps(state))
-            (finetune_dir / DONE).write_text("")
-            shutil.rmtree(finetune_dir / CHECKPOINT, ignore_errors=True)
+            if accelerator.is_main_process:
+                (finetune_dir / "train_state.json").write_text(json.dumps(state))
+                (finetune_dir / DONE).write_text("")
+                shutil.rmtree(finetune_dir / CHECKPOINT, ignore_errors=True)
+            accelerator.wait_for_everyone()
         return {lang: self.evaluate(model, spec, tokenizer, settings, labels, lang) for lang in languages}
 
     def retrieval_metrics(self, encoder_path: str, spec, languages) -> dict[str, dict[str, float]]:

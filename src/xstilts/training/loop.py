@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 import torch
 from accelerate import Accelerator
-from accelerate.utils import set_seed
+from accelerate.utils import DistributedDataParallelKwargs, set_seed
 from datasets import Dataset
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from transformers import get_linear_schedule_with_warmup
@@ -75,8 +75,10 @@ def make_accelerator(settings: TrainSettings, device: str | None = None) -> Acce
     precision = settings.precision
     if precision == "auto":
         precision = "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() and device != "cpu" else "no"
+    # heads not used in a step get no gradient; DDP must be told, or multi-task steps fail
+    unused = DistributedDataParallelKwargs(find_unused_parameters=True)
     return Accelerator(mixed_precision=precision, gradient_accumulation_steps=settings.grad_accum,
-                       cpu=device == "cpu")
+                       cpu=device == "cpu", kwargs_handlers=[unused])
 
 
 def _optimizer(model, settings: TrainSettings, learning_rate: float):
