@@ -249,6 +249,29 @@ def run_hf(data: dict, model_dir: str, args, evaluate: bool) -> dict:
     return result
 
 
+def _fused_adamw(model, settings, learning_rate):
+    """xstilts.training.loop._optimizer with fused=True on every device (the suggested library change)."""
+    import torch
+
+    decay, no_decay = [], []
+    for name, param in model.named_parameters():
+        (no_decay if param.ndim < 2 or "LayerNorm" in name or "layer_norm" in name else decay).append(param)
+    groups = [{"params": decay, "weight_decay": settings.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=learning_rate, fused=True)
+
+
+def run_xstilts_fused(data: dict, model_dir: str, args, evaluate: bool) -> dict:
+    """Ablation: the xstilts arm with a fused AdamW (monkeypatched here; library code untouched)."""
+    import xstilts.training.loop as loop
+
+    original = loop._optimizer
+    loop._optimizer = _fused_adamw
+    try:
+        return run_xstilts(data, model_dir, args, evaluate)
+    finally:
+        loop._optimizer = original
+
+
 def run_xstilts(data: dict, model_dir: str, args, evaluate: bool) -> dict:
     import torch
     from accelerate.state import AcceleratorState, GradientState
@@ -296,7 +319,7 @@ def run_xstilts(data: dict, model_dir: str, args, evaluate: bool) -> dict:
     return result
 
 
-ARMS = {"hf": run_hf, "xstilts": run_xstilts}
+ARMS = {"hf": run_hf, "xstilts": run_xstilts, "xstilts+fused": run_xstilts_fused}
 
 
 # ----------------------------------------------------------------------------------------- main
@@ -316,6 +339,9 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=int, default=13)
     p.add_argument("--no-eval", action="store_true", help="skip the dev metric")
     p.add_argument("--no-grouping", action="store_true", help="xstilts arm without length grouping (ablation)")
+    p.add_argument("--fused-ablation", action="store_true",
+                   help="add a third arm: xstilts with fused AdamW (what HF Trainer uses by default)")
+    p.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0 = torch default)")
     p.add_argument("--compile", action="store_true", help="torch.compile in both arms (experimental)")
     p.add_argument("--arm", choices=list(ARMS), help="run only this arm once and print a JSON line "
                    "(with peak RSS); used by benchmarks/memory.py")
@@ -331,7 +357,13 @@ def main(argv=None):
     import torch
     import transformers
 
+    import datasets
+
     transformers.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+    datasets.disable_progress_bars()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if args.device == "cuda" and not torch.cuda.is_available():
         sys.exit("--device cuda but no CUDA device is visible")
     model_dir, model_desc = resolve_model(args.model)
@@ -348,6 +380,7 @@ def main(argv=None):
 
     report = Report(args.out) if args.out else print
     report(f"model: {model_desc}")
+    report(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     report(f"steps {args.steps} x batch {args.batch_size}, reps {args.reps} (arm order alternating), device "
            f"{args.device}, precision {args.precision}, lr {args.lr}, seed {args.seed}, torch threads "
            f"{torch.get_num_threads()}, length grouping {'off' if args.no_grouping else 'on'}, "
@@ -357,9 +390,10 @@ def main(argv=None):
         t0 = time.perf_counter()
         data = prepare(task, model_dir, args.steps, args.batch_size, args.n_dev, args.seed)
         report(f"[{task}] max length {data['max_length']}: {data['check']} (prep {time.perf_counter() - t0:.1f} s)")
-        runs = {arm: [] for arm in ARMS}
+        arms = list(ARMS) if args.fused_ablation else ["hf", "xstilts"]
+        runs = {arm: [] for arm in arms}
         for rep in range(args.reps):
-            order = list(ARMS) if rep % 2 == 0 else list(ARMS)[::-1]
+            order = arms if rep % 2 == 0 else arms[::-1]
             for arm in order:
                 r = ARMS[arm](data, model_dir, args, evaluate=rep == 0 and not args.no_eval)
                 runs[arm].append(r)
@@ -367,7 +401,7 @@ def main(argv=None):
                        f"{r['real'] / r['seconds']:8.0f} real tok/s  pad fraction {1 - r['real'] / r['padded']:.2f}"
                        + (f"  dev {r['metric']:.2f} (eval {r['eval_seconds']:.1f} s)" if "metric" in r else ""))
         rows = []
-        for arm in ARMS:
+        for arm in arms:
             rs = runs[arm]
             rows.append([arm, spread([r["seconds"] for r in rs], "{:.1f}"),
                          spread([r["examples"] / r["seconds"] for r in rs]),
@@ -376,20 +410,24 @@ def main(argv=None):
                          f"{1 - rs[0]['real'] / rs[0]['padded']:.2f}",
                          f"{rs[0]['metric']:.2f}" if "metric" in rs[0] else "-"])
         # Ratio per repetition pair (the two arms of one repetition ran back to back).
-        ratios = [h["seconds"] / x["seconds"] for h, x in zip(runs["hf"], runs["xstilts"])]
-        tok_ratios = [(x["real"] / x["seconds"]) / (h["real"] / h["seconds"]) for h, x in zip(runs["hf"], runs["xstilts"])]
         metric = "F1 (200 held-out SQuAD dev questions)" if task == "qa" else "UPOS word accuracy (200 EWT dev sentences)"
         report(f"\n### {task} (max length {data['max_length']}), dev metric = {metric}\n")
         report(table(["arm", "train s", "examples/s", "real tokens/s", "processed tokens/s (incl. pad)",
                       "pad fraction", "dev metric"], rows))
-        report(f"\nxstilts / hf: examples/s x{spread(ratios)}, real tokens/s x{spread(tok_ratios)} "
-               "(median (min-max) over repetition pairs)\n")
-        summary.append([task, spread(ratios), spread(tok_ratios),
-                        f"{runs['hf'][0].get('metric', float('nan')):.2f}", f"{runs['xstilts'][0].get('metric', float('nan')):.2f}"])
+        report("")
+        for arm in arms[1:]:
+            # Ratio per repetition (the arms of one repetition ran back to back).
+            ratios = [(x["examples"] / x["seconds"]) / (h["examples"] / h["seconds"]) for h, x in zip(runs["hf"], runs[arm])]
+            tok_ratios = [(x["real"] / x["seconds"]) / (h["real"] / h["seconds"]) for h, x in zip(runs["hf"], runs[arm])]
+            report(f"{arm} / hf: examples/s x{spread(ratios)}, real tokens/s x{spread(tok_ratios)} "
+                   "(median (min-max) over repetitions)")
+            summary.append([task, arm, spread(ratios), spread(tok_ratios),
+                            f"{runs['hf'][0].get('metric', float('nan')):.2f}", f"{runs[arm][0].get('metric', float('nan')):.2f}"])
+        report("")
         del data
         gc.collect()
     report("### summary\n")
-    report(table(["task", "examples/s ratio xstilts/hf", "real tokens/s ratio", "hf dev", "xstilts dev"], summary))
+    report(table(["task", "arm", "examples/s ratio arm/hf", "real tokens/s ratio arm/hf", "hf dev metric", "arm dev metric"], summary))
     if args.out:
         report.save("Training throughput: HF Trainer (max-length padding) vs xstilts loop (dynamic padding + length grouping)")
 

@@ -93,8 +93,9 @@ def reference(world):
     started = time.time()
     subprocess.run(grid_command(write_config(world, "uninterrupted")), env=env, check=True, capture_output=True)
     db = world[0] / "uninterrupted" / "results.db"
-    print(f"uninterrupted grid: {CELLS} cells in {time.time() - started:.1f}s")
-    return all_rows(db)
+    rows = all_rows(db)
+    print(f"uninterrupted grid: {CELLS} cells, {len(rows)} rows in {time.time() - started:.1f}s")
+    return rows
 
 
 def test_grid_killed_midway_resumes_to_the_rows_of_an_uninterrupted_run(world, reference):
@@ -102,24 +103,27 @@ def test_grid_killed_midway_resumes_to_the_rows_of_an_uninterrupted_run(world, r
     config = write_config(world, "killed")
     db = root / "killed" / "results.db"
     process = subprocess.Popen(grid_command(config), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    # Kill while some cells are stored and a training checkpoint is on disk (mid-training).
+    # Kill while some cells are stored and, preferably, a training checkpoint is on disk (mid-training).
     deadline, at_kill = time.time() + 120, None
     while process.poll() is None and time.time() < deadline:
         done = count_cells(db)
-        if 4 <= done <= CELLS - 8 and any((root / "killed").glob("**/checkpoint/trainer_state.json")):
+        checkpoints = list((root / "killed").glob("**/checkpoint/trainer_state.json"))
+        if CELLS // 4 <= done <= CELLS - 8 and (checkpoints or done >= CELLS // 2):
             os.kill(process.pid, signal.SIGKILL)
             at_kill = done
             break
         time.sleep(0.02)
     process.wait()
     assert at_kill is not None, "the grid finished (or timed out) before it could be killed midway"
-    before_resume = count_cells(db)
+    before_resume, rows_before = count_cells(db), len(all_rows(db))
     assert 0 < before_resume < CELLS
     assert_sound(db, before_resume)
 
     resumed = subprocess.run(grid_command(config), env=env, check=True, capture_output=True, text=True)
     assert f"{CELLS}/{CELLS} cells done ({before_resume} before this run)" in " ".join(resumed.stdout.split())
-    print(f"killed at {at_kill} cells ({before_resume} stored), resumed to {count_cells(db)}")
+    print(f"killed at {at_kill} cells ({before_resume} stored, {rows_before} rows) with checkpoints "
+          f"{[str(c.parent.parent.relative_to(root)) for c in checkpoints]}; resumed to {count_cells(db)} cells, "
+          f"{len(all_rows(db))} rows")
 
     assert_sound(db, CELLS)
     assert all_rows(db) == reference  # same cells, languages, metrics and values, exactly
@@ -174,3 +178,88 @@ def test_concurrent_writers_neither_lose_nor_duplicate_rows(tmp_path):
                              "HAVING COUNT(DISTINCT value) > 1").fetchall()
         assert not mixed
         assert conn.execute("SELECT COUNT(*) FROM results").fetchone()[0] == (20 + 80) * 3 * 2
+
+
+def test_kill_during_a_checkpoint_save_resumes_like_an_uninterrupted_run(world, tmp_path, monkeypatch):
+    """A kill between writing a checkpoint's weights and its trainer_state.json must not leave
+    new weights beside an old step count: the resumed run has to equal the uninterrupted one."""
+    import torch
+
+    from xstilts.config import TrainSettings
+    from xstilts.modeling.model import MultiTaskModel, load_encoder
+    from xstilts.training import loop
+
+    root, tree, env = world
+    monkeypatch.setenv("XSTILTS_CACHE", env["XSTILTS_CACHE"])
+    settings = TrainSettings(learning_rate=3e-3, batch_size=8, precision="no", save_every=3, max_length=64)
+
+    def run(output_dir):
+        encoder, tokenizer = load_encoder(tree["models"][0])
+        torch.manual_seed(0)
+        model = MultiTaskModel(encoder)
+        model.add_head("mlm", "mlm")  # MLM masking draws from the RNG every step: restoring it matters
+        task = loop.TrainTask("mlm", "mlm", *mlm_features(tokenizer))
+        state = loop.train(model, [task], ["mlm"] * 10, settings, 3e-3, output_dir, 5, tokenizer.pad_token_id,
+                           loop.make_accelerator(settings, "cpu"))
+        return state, model.state_dict()
+
+    def mlm_features(tokenizer):
+        from xstilts.training.mlm import mlm_task
+
+        task = mlm_task([Path(tree["data_dir"]) / "mlm" / "multilingual.txt"], tokenizer, 64, 8)
+        return task.features.select(range(48)), 8, task.transform
+
+    expected_state, expected_weights = run(tmp_path / "straight")
+    saves, real_save = [], torch.save
+
+    def dying_save(obj, path, *args, **kwargs):  # the 2nd checkpoint dies after its weights are written
+        if Path(path).name == "scheduler.pt":
+            saves.append(path)
+            if len(saves) == 2:
+                raise KeyboardInterrupt("simulated kill mid-save")
+        return real_save(obj, path, *args, **kwargs)
+
+    monkeypatch.setattr(loop.torch, "save", dying_save)
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path / "killed")
+    monkeypatch.setattr(loop.torch, "save", real_save)
+    resumed_state, resumed_weights = run(tmp_path / "killed")
+    assert resumed_state["losses"] == expected_state["losses"]
+    assert all(torch.equal(resumed_weights[k], expected_weights[k]) for k in expected_weights)
+
+
+def test_example_grid_configs_name_registered_tasks():
+    from xstilts.config import load_config
+    from xstilts.tasks.registry import get_task
+
+    demo = load_config(EXAMPLE)
+    assert (len(demo.models), len(demo.intermediate), len(demo.targets), len(demo.seeds)) == (2, 3, 3, 2)
+    study = load_config(EXAMPLE.with_name("grid_xlmr_large.yaml"))
+    assert study.models == ["xlm-roberta-large"] and study.seeds == [1, 2, 3]
+    assert [s.name for s in study.intermediate][0] == "baseline"
+    assert sorted(t for s in study.intermediate for t in s.tasks) == sorted(
+        ["anli_plus", "mnli", "qqp", "squad_v1", "squad_v2", "hellaswag", "cosmosqa", "commonsenseqa", "ccg"])
+    assert all(get_task(t).role == "intermediate" for s in study.intermediate for t in s.tasks)
+    assert all(get_task(t).role == "target" for t in study.targets) and len(study.targets) == 9
+
+
+def test_unknown_executor_is_a_one_line_error(tmp_path):
+    from typer.testing import CliRunner
+
+    from xstilts.cli import app
+
+    result = CliRunner().invoke(app, ["grid", str(EXAMPLE), "--executor", "dask", "--set", f"output_dir={tmp_path}"])
+    assert result.exit_code == 2 and "unknown executor 'dask'; choose from: local, ray" in " ".join(result.output.split())
+
+
+def test_a_second_driver_on_the_same_output_dir_is_refused(tmp_path):
+    from typer.testing import CliRunner
+
+    from xstilts.cli import app
+    from xstilts.experiments.executors import exclusive
+
+    with exclusive(tmp_path):  # as a running `xstilts grid` holds it
+        result = CliRunner().invoke(app, ["grid", str(EXAMPLE), "--set", f"output_dir={tmp_path}"])
+    assert result.exit_code == 2 and "another `xstilts grid` is running" in " ".join(result.output.split())
+    with exclusive(tmp_path):  # released with its holder
+        pass

@@ -119,6 +119,9 @@ def write_fixtures(root: str | Path, seed: int = 0) -> Path:
             files[f"tatoeba/tatoeba.{ISO3[lang]}-eng.eng"] = "\n".join(eng) + "\n"
     files["ud/UD_English-Demo/en_demo-ud-test.conllu"] = conllu(rng, "en", 60, "en-test")
     files["mlm/multilingual.txt"] = "\n".join(bitext(rng, "de", 100)[0] + bitext(rng, "es", 100)[0]) + "\n"
+    # The SQuAD training set "machine-translated" to German (translated intermediate data): the
+    # English file is the first draw from Random(seed), so a fresh one yields the same paragraphs.
+    files["squad/train-v1.1.de.json"] = json.dumps(qa_article(random.Random(seed), "de", 800, "squad-train"), ensure_ascii=False)
     for name, text in files.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(text, encoding="utf-8")

@@ -44,10 +44,10 @@ def cached_features(key: dict, build: Callable[[], dict], enabled: bool = True) 
     dataset = Dataset.from_dict(build())
     tmp = directory.with_name(directory.name + f".tmp{os.getpid()}")
     dataset.save_to_disk(str(tmp))
-    if directory.exists():  # a concurrent writer won the race
-        shutil.rmtree(tmp)
-    else:
+    try:
         tmp.replace(directory)
+    except OSError:  # a concurrent writer (e.g. another grid worker) won the race: its copy is the same
+        shutil.rmtree(tmp)
     return load_from_disk(str(directory))
 
 

@@ -9,13 +9,15 @@ which is safe with several writer processes (sqlite3 locks the file; the store w
 
 from __future__ import annotations
 
+import fcntl
 import os
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from rich.console import Console
 
-from ..config import ExperimentConfig
+from ..config import ExperimentConfig, save_config
 from ..errors import XstiltsError
 from .pipeline import Pipeline, digest
 
@@ -80,6 +82,7 @@ def run_ray(config: ExperimentConfig, console: Console, address: str | None = No
         raise XstiltsError("the ray executor needs Ray: pip install 'xstilts[ray]'") from None
 
     pipeline = Pipeline(config, console)
+    save_config(config, config.output_dir / "config.json", {"versions": pipeline.versions})  # as Pipeline.run does
     done = finished(pipeline)
     todo = {key: [t for t in targets if (*key, t) not in done] for key, targets in group_cells(pipeline).items()}
     todo = {key: targets for key, targets in todo.items() if targets}
@@ -117,6 +120,19 @@ def run_ray(config: ExperimentConfig, console: Console, address: str | None = No
 EXECUTORS = {"local": run_local, "ray": run_ray}
 
 
+@contextmanager
+def exclusive(output_dir):
+    """One grid driver per output directory: two would train the same checkpoints in the same
+    folders. The kernel drops the lock when the holder dies, so a killed run never blocks its resume."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    with open(output_dir / "grid.lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise XstiltsError(f"another `xstilts grid` is running on {output_dir} (grid.lock is held)") from None
+        yield
+
+
 def run_grid(config: ExperimentConfig, executor: str = "local", console: Console | None = None, **options) -> GridSummary:
     """Run (or resume) the whole grid with the chosen executor and count what got done."""
     if executor not in EXECUTORS:
@@ -127,5 +143,6 @@ def run_grid(config: ExperimentConfig, executor: str = "local", console: Console
     total = sum(1 for _ in pipeline.cells())
     before = len(finished(pipeline))
     started = time.time()
-    failures = EXECUTORS[executor](config, console, **options)
+    with exclusive(config.output_dir):
+        failures = EXECUTORS[executor](config, console, **options)
     return GridSummary(total, before, len(finished(pipeline)), time.time() - started, failures)

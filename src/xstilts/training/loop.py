@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -118,10 +119,20 @@ def train(model, tasks: list[TrainTask], step_tasks: list[str], settings: TrainS
         state = json.loads((checkpoint / "trainer_state.json").read_text())
 
     def save_checkpoint():
-        accelerator.save_state(str(checkpoint))
+        # Written beside the last checkpoint, then swapped in whole: a kill mid-save must not leave
+        # new weights beside an old trainer_state.json (the resumed run would silently diverge).
+        # A kill between the rmtree and the rename leaves no checkpoint: the run restarts, still exact.
+        partial = output_dir / f"{CHECKPOINT}.partial"
         if accelerator.is_main_process:
-            torch.save(scheduler.state_dict(), checkpoint / "scheduler.pt")
-            (checkpoint / "trainer_state.json").write_text(json.dumps(state))
+            shutil.rmtree(partial, ignore_errors=True)
+        accelerator.wait_for_everyone()
+        accelerator.save_state(str(partial))
+        accelerator.wait_for_everyone()
+        if accelerator.is_main_process:
+            torch.save(scheduler.state_dict(), partial / "scheduler.pt")
+            (partial / "trainer_state.json").write_text(json.dumps(state))
+            shutil.rmtree(checkpoint, ignore_errors=True)
+            partial.rename(checkpoint)
 
     def run_eval():
         score = evaluate(unwrapped)

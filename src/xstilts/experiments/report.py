@@ -1,0 +1,364 @@
+"""Report of a results store: Markdown with PNG files beside it, and one self-contained HTML page.
+
+Sections: the paper's main table (per target the baseline score and each intermediate
+setting's change, plus the XTREME average), per-language tables, a heatmap of gains and
+per-language bar charts, and the models side by side (mean ± std over seeds).
+Scores are the XTREME headline metrics (`evaluation.xtreme_score`; QA = (EM + F1) / 2),
+averaged over seeds.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from statistics import fmean, stdev
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, no display
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from ..errors import XstiltsError  # noqa: E402
+from ..evaluation.xtreme_score import TASKS as XTREME_TASKS  # noqa: E402
+from ..evaluation.xtreme_score import task_score, xtreme_score  # noqa: E402
+from ..tasks.registry import get_task  # noqa: E402
+
+AVG = "XTREME avg"
+
+
+# ---- what a report is made of --------------------------------------------------------
+@dataclass
+class Table:
+    title: str
+    header: list[str]
+    rows: list[list[str]]
+    note: str = ""
+
+
+@dataclass
+class Figure:
+    name: str        # file name of the PNG
+    title: str
+    png: bytes
+
+
+@dataclass
+class Section:
+    heading: str
+    intro: str = ""
+    blocks: list[Table | Figure] = field(default_factory=list)
+
+
+# ---- scores -------------------------------------------------------------------------
+def score(target: str, metrics_by_lang: dict[str, dict[str, float]]) -> float:
+    """Headline score of one target over the given languages (XTREME's definition where it has one)."""
+    if target in XTREME_TASKS:
+        return task_score(metrics_by_lang, target)
+    metric = get_task(target).metric
+    return fmean(m[metric] for m in metrics_by_lang.values())
+
+
+class Results:
+    """The rows of a store, indexed: (model, setting, target, seed) -> {lang: {metric: value}}."""
+
+    def __init__(self, rows: list[dict], baseline: str):
+        if not rows:
+            raise XstiltsError("the results store has no rows yet: run `xstilts grid` first")
+        self.cells: dict[tuple, dict[str, dict[str, float]]] = defaultdict(lambda: defaultdict(dict))
+        for row in rows:
+            self.cells[(row["model"], row["intermediate"], row["target"], row["seed"])][row["language"]][row["metric"]] = row["value"]
+        keys = list(self.cells)
+        self.models = sorted({k[0] for k in keys})
+        order = {t: i for i, t in enumerate(XTREME_TASKS)}
+        self.targets = sorted({k[2] for k in keys}, key=lambda t: (order.get(t, len(order)), t))
+        self.settings = sorted({k[1] for k in keys}, key=lambda s: (s != baseline, s))
+        self.baseline = baseline if baseline in self.settings else None
+        names = {m: Path(m).name or m for m in self.models}  # short names when they stay unique
+        self.names = names if len(set(names.values())) == len(names) else {m: m for m in self.models}
+
+    def seeds(self, model, setting, target) -> list[int]:
+        return sorted(k[3] for k in self.cells if k[:3] == (model, setting, target))
+
+    def per_seed(self, model, setting, target, langs=None) -> list[float]:
+        """One score per seed, over all languages or the given ones."""
+        out = []
+        for seed in self.seeds(model, setting, target):
+            metrics = self.cells[(model, setting, target, seed)]
+            out.append(score(target, {l: metrics[l] for l in (langs or metrics) if l in metrics}))
+        return out
+
+    def mean(self, model, setting, target, langs=None) -> float | None:
+        values = self.per_seed(model, setting, target, langs)
+        return fmean(values) if values else None
+
+    def languages(self, model, target) -> list[str]:
+        return sorted({l for k, v in self.cells.items() if (k[0], k[2]) == (model, target) for l in v})
+
+    def averaged(self, model, setting, target) -> dict[str, dict[str, float]]:
+        """{lang: {metric: mean over seeds}}."""
+        values = defaultdict(lambda: defaultdict(list))
+        for seed in self.seeds(model, setting, target):
+            for lang, metrics in self.cells[(model, setting, target, seed)].items():
+                for metric, value in metrics.items():
+                    values[lang][metric].append(value)
+        return {lang: {m: fmean(v) for m, v in metrics.items()} for lang, metrics in values.items()}
+
+    def xtreme_avg(self, model, setting) -> tuple[float | None, bool]:
+        """(mean of the target scores, complete): with all nine XTREME tasks it is xtreme_score's overall."""
+        xtreme = xtreme_score({t: self.averaged(model, setting, t) for t in self.targets if t in XTREME_TASKS})
+        scores = dict(xtreme["tasks"])
+        scores.update({t: v for t in self.targets if t not in XTREME_TASKS
+                       for v in [self.mean(model, setting, t)] if v is not None})
+        if xtreme["overall"] is not None and len(scores) == len(xtreme["tasks"]):
+            return xtreme["overall"], True
+        return (fmean(scores.values()) if scores else None), False
+
+
+def fmt(value: float | None, signed: bool = False) -> str:
+    if value is None:
+        return "–"
+    return f"{value:+.1f}" if signed else f"{value:.1f}"
+
+
+def mean_std(values: list[float]) -> str:
+    if not values:
+        return "–"
+    spread = f" ± {stdev(values):.1f}" if len(values) > 1 else ""
+    return f"{fmean(values):.1f}{spread} (n={len(values)})"
+
+
+# ---- sections -----------------------------------------------------------------------
+def main_tables(r: Results) -> Section:
+    section = Section("Main results", "Per target task: the baseline's score and each intermediate setting's change "
+                      f"(mean over seeds). Scores are XTREME headline metrics (QA: (EM + F1) / 2); "
+                      f"**{AVG}** averages the targets present (with all nine it is the XTREME score).")
+    for model in r.models:
+        rows = []
+        for setting in r.settings:
+            base = setting == r.baseline or r.baseline is None
+            cells = [setting + ("" if base else " (Δ)")]
+            for target in r.targets:
+                value = r.mean(model, setting, target)
+                ref = None if base else r.mean(model, r.baseline, target)
+                cells.append(fmt(value) if base else fmt(None if value is None or ref is None else value - ref, True))
+            avg, complete = r.xtreme_avg(model, setting)
+            ref = None if base else r.xtreme_avg(model, r.baseline)[0]
+            cells.append((fmt(avg) if base else fmt(None if avg is None or ref is None else avg - ref, True))
+                         + ("" if complete else "†"))
+            rows.append(cells)
+        section.blocks.append(Table(r.names[model], ["intermediate"] + r.targets + [AVG], rows,
+                                    f"† partial: {len(r.targets)} of {len(XTREME_TASKS)} XTREME tasks"
+                                    if any(c[-1].endswith("†") for c in rows) else ""))
+    return section
+
+
+def language_sections(r: Results) -> Section:
+    section = Section("Per-language results", "Headline score per evaluation language (mean over seeds); Δ columns "
+                      "are changes from the baseline. Bars: mean over seeds; whiskers: standard deviation.")
+    for model in r.models:
+        for target in r.targets:
+            section.blocks += [language_table(r, model, target), language_bars(r, model, target)]
+    return section
+
+
+def language_table(r: Results, model: str, target: str) -> Table:
+    langs = r.languages(model, target)
+    others = [s for s in r.settings if s != r.baseline]
+    header = ["language"] + ([r.baseline] if r.baseline else []) + [f"Δ {s}" if r.baseline else s for s in others]
+    rows = []
+    for lang in langs + ["avg"]:
+        chosen = langs if lang == "avg" else [lang]
+        base = r.mean(model, r.baseline, target, chosen) if r.baseline else None
+        cells = [lang] + ([fmt(base)] if r.baseline else [])
+        for setting in others:
+            value = r.mean(model, setting, target, chosen)
+            cells.append(fmt(value - base if None not in (value, base) else None, True) if r.baseline else fmt(value))
+        rows.append(cells)
+    return Table(f"{target} ({headline_name(target)}) – {r.names[model]}", header, rows)
+
+
+def headline_name(target: str) -> str:
+    return "(EM + F1) / 2" if get_task(target).family == "span_qa" else get_task(target).metric
+
+
+def comparison_tables(r: Results) -> Section:
+    section = Section("Models side by side", "Each model's headline score per target and intermediate setting: "
+                      "mean ± standard deviation over seeds (n = seeds).")
+    for target in r.targets + [AVG]:
+        rows = []
+        for setting in r.settings:
+            cells = [setting]
+            for model in r.models:
+                if target == AVG:  # per seed: the mean over targets of that seed
+                    per_target = [r.per_seed(model, setting, t) for t in r.targets]
+                    n = min(map(len, per_target))
+                    cells.append(mean_std([fmean(v[i] for v in per_target) for i in range(n)] if n else []))
+                else:
+                    cells.append(mean_std(r.per_seed(model, setting, target)))
+            rows.append(cells)
+        title = AVG if target == AVG else f"{target} ({headline_name(target)})"
+        section.blocks.append(Table(title, ["intermediate"] + [r.names[m] for m in r.models], rows))
+    return section
+
+
+# ---- figures ------------------------------------------------------------------------
+def png(fig) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def heatmaps(r: Results) -> Section:
+    section = Section("Gains over the baseline", "Change in headline score from intermediate training "
+                      "(rows: intermediate settings, columns: targets; mean over seeds).")
+    others = [s for s in r.settings if s != r.baseline]
+    if not r.baseline or not others:
+        section.intro = "No baseline and intermediate settings to compare."
+        return section
+    columns = r.targets + [AVG]
+    for model in r.models:
+        gains = np.full((len(others), len(columns)), np.nan)
+        for i, setting in enumerate(others):
+            for j, target in enumerate(r.targets):
+                value, base = r.mean(model, setting, target), r.mean(model, r.baseline, target)
+                if None not in (value, base):
+                    gains[i, j] = value - base
+            avg, base = r.xtreme_avg(model, setting)[0], r.xtreme_avg(model, r.baseline)[0]
+            if None not in (avg, base):
+                gains[i, -1] = avg - base
+        limit = max(1.0, float(np.nanmax(np.abs(gains))) if np.isfinite(gains).any() else 1.0)
+        fig, ax = plt.subplots(figsize=(1.1 * len(columns) + 2.5, 0.55 * len(others) + 1.6))
+        image = ax.imshow(gains, cmap="RdBu", vmin=-limit, vmax=limit, aspect="auto")  # blue = gain, red = loss
+        ax.set_xticks(range(len(columns)), columns, rotation=30, ha="right")
+        ax.set_yticks(range(len(others)), others)
+        for (i, j), value in np.ndenumerate(gains):
+            if np.isfinite(value):
+                ax.text(j, i, f"{value:+.1f}", ha="center", va="center", fontsize=9,
+                        color="white" if abs(value) > 0.6 * limit else "black")
+        fig.colorbar(image, ax=ax, label="Δ score")
+        ax.set_title(f"Gain over {r.baseline} – {r.names[model]}")
+        section.blocks.append(Figure(f"heatmap_{slug(r.names[model])}.png", f"Gains – {r.names[model]}", png(fig)))
+    return section
+
+
+def language_bars(r: Results, model: str, target: str) -> Figure:
+    langs = r.languages(model, target)
+    width = 0.8 / len(r.settings)
+    colours = plt.get_cmap("tab10")
+    fig, ax = plt.subplots(figsize=(max(5.0, 0.45 * len(langs) * len(r.settings) + 2), 3.2))
+    for k, setting in enumerate(r.settings):
+        per_lang = [r.per_seed(model, setting, target, [lang]) for lang in langs]
+        means = [fmean(v) if v else np.nan for v in per_lang]
+        stds = [stdev(v) if len(v) > 1 else 0.0 for v in per_lang]
+        ax.bar(np.arange(len(langs)) + (k - (len(r.settings) - 1) / 2) * width, means, width, yerr=stds,
+               label=setting, color=colours(k % 10), capsize=2,
+               error_kw={"elinewidth": 0.8, "ecolor": "#444"})
+    ax.set_xticks(range(len(langs)), langs)
+    ax.set_ylabel(headline_name(target))
+    ax.set_title(f"{target} – {r.names[model]}")
+    ax.legend(fontsize=8, ncols=min(len(r.settings), 4), loc="upper left", bbox_to_anchor=(0, -0.12))
+    return Figure(f"languages_{slug(r.names[model])}_{target}.png", f"{target} per language – {r.names[model]}", png(fig))
+
+
+def slug(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)
+
+
+SECTIONS = (main_tables, heatmaps, language_sections, comparison_tables)
+
+
+def build_report(rows: list[dict], baseline: str = "baseline") -> list[Section]:
+    results = Results(rows, baseline)
+    return [make(results) for make in SECTIONS]
+
+
+# ---- rendering ----------------------------------------------------------------------
+def summary(rows: list[dict]) -> str:
+    count = lambda key: len({row[key] for row in rows})
+    return (f"{len({row['cell_key'] for row in rows})} cells: {count('model')} models × {count('intermediate')} "
+            f"intermediate settings × {count('target')} targets × {count('seed')} seeds.")
+
+
+def to_markdown(sections: list[Section], lead: str) -> str:
+    out = ["# X-STILTs report", "", lead, ""]
+    for section in sections:
+        out += [f"## {section.heading}", "", section.intro, ""]
+        for block in section.blocks:
+            if isinstance(block, Figure):
+                out += [f"![{block.title}]({block.name})", ""]
+                continue
+            out += [f"### {block.title}", "", "| " + " | ".join(block.header) + " |",
+                    "|" + "|".join([":---"] + ["---:"] * (len(block.header) - 1)) + "|"]
+            out += ["| " + " | ".join(row) + " |" for row in block.rows]
+            out += ["", block.note, ""] if block.note else [""]
+    return "\n".join(out)
+
+
+CSS = """
+body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1200px; padding: 0 1em; color: #222; }
+h1 { border-bottom: 2px solid #444; } h2 { margin-top: 2em; border-bottom: 1px solid #ccc; }
+table { border-collapse: collapse; margin: 0.5em 2em 1.5em 0; display: inline-table; vertical-align: top; }
+th, td { border: 1px solid #ccc; padding: 3px 9px; text-align: right; white-space: nowrap; }
+th:first-child, td:first-child { text-align: left; }
+thead th { background: #f0f0f0; } caption { text-align: left; font-weight: 600; padding: 4px 0; }
+td.pos { color: #0a5fa8; } td.neg { color: #b3261e; }
+figure { margin: 0.5em 2em 1.5em 0; display: inline-block; vertical-align: top; } img { max-width: 100%; } figcaption { color: #555; font-size: 13px; }
+.note { color: #555; font-size: 13px; margin-top: -1em; }
+"""
+
+
+def cell_class(text: str) -> str:
+    if text.startswith("+") and text.strip("+0.†") != "":
+        return ' class="pos"'
+    return ' class="neg"' if text.startswith("-") and text.strip("-0.†") != "" else ""
+
+
+def to_html(sections: list[Section], lead: str) -> str:
+    esc = html.escape
+    out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">', "<title>X-STILTs report</title>",
+           f"<style>{CSS}</style></head><body>", "<h1>X-STILTs report</h1>", f"<p>{esc(lead)}</p>"]
+    for section in sections:
+        out += [f"<h2>{esc(section.heading)}</h2>", f"<p>{inline_md(section.intro)}</p>"]
+        for block in section.blocks:
+            if isinstance(block, Figure):  # embedded: the page is one file
+                data = base64.b64encode(block.png).decode()
+                out.append(f'<figure><img alt="{esc(block.title)}" src="data:image/png;base64,{data}">'
+                           f"<figcaption>{esc(block.title)}</figcaption></figure>")
+                continue
+            out.append(f"<table><caption>{esc(block.title)}</caption><thead><tr>"
+                       + "".join(f"<th>{esc(h)}</th>" for h in block.header) + "</tr></thead><tbody>")
+            out += ["<tr>" + "".join(f"<td{cell_class(c)}>{esc(c)}</td>" for c in row) + "</tr>" for row in block.rows]
+            out.append("</tbody></table>")
+            if block.note:
+                out.append(f'<p class="note">{esc(block.note)}</p>')
+    return "\n".join(out + ["</body></html>", ""])
+
+
+def inline_md(text: str) -> str:
+    """The intros' only Markdown is **bold**."""
+    parts = html.escape(text).split("**")
+    return "".join(f"<b>{p}</b>" if i % 2 else p for i, p in enumerate(parts))
+
+
+def write_report(rows: list[dict], out_dir: str | Path, baseline: str = "baseline") -> list[Path]:
+    """Write report.md (+ its PNGs) and the self-contained report.html; returns the paths written."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    sections = build_report(rows, baseline)
+    lead = summary(rows)
+    written = []
+    for section in sections:
+        for block in section.blocks:
+            if isinstance(block, Figure):
+                (out_dir / block.name).write_bytes(block.png)
+                written.append(out_dir / block.name)
+    for name, text in (("report.md", to_markdown(sections, lead)), ("report.html", to_html(sections, lead))):
+        (out_dir / name).write_text(text, encoding="utf-8")
+        written.append(out_dir / name)
+    return written

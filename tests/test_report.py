@@ -1,0 +1,111 @@
+"""`xstilts report`: the main table's numbers, the files written, and the HTML rendering in Chromium."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from xstilts.cli import app
+from xstilts.evaluation.xtreme_score import TASKS, xtreme_score
+from xstilts.experiments.report import build_report, write_report
+from xstilts.experiments.store import ResultsStore
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+from screenshot_report import find_browser, screenshot  # noqa: E402
+
+METRICS = {"xnli": ["accuracy"], "pawsx": ["accuracy"], "udpos": ["f1"], "panx": ["f1"], "xquad": ["exact_match", "f1"],
+           "mlqa": ["exact_match", "f1"], "tydiqa": ["exact_match", "f1"], "bucc2018": ["f1"], "tatoeba": ["accuracy"]}
+SETTINGS = {"baseline": 0.0, "mnli": 2.0, "squad_v1": -1.0}   # the change each setting makes to every score
+MODELS = {"models/xlm-r": 50.0, "models/english-bert": 30.0}
+
+
+def value(model, setting, target, seed, lang, metric) -> float:
+    """Known numbers: model level + setting change + a per-seed, per-language and per-metric wobble."""
+    return (MODELS[model] + SETTINGS[setting] + (seed - 1.5) * 4 + (2 if lang == "de" else -2)
+            + (3 if metric == "f1" else 0) + TASKS.index(target))
+
+
+@pytest.fixture
+def store(tmp_path) -> ResultsStore:
+    store = ResultsStore(tmp_path / "results.db")
+    for model in MODELS:
+        for setting in SETTINGS:
+            for target, metrics in METRICS.items():
+                for seed in (1, 2):
+                    scores = {lang: {m: value(model, setting, target, seed, lang, m) for m in metrics} for lang in ("de", "es")}
+                    store.add_cell(f"{model}{setting}{target}{seed}", model, setting, target, seed, scores, {}, {}, 1.0)
+    return store
+
+
+def table(sections, title):
+    return next(b for s in sections for b in s.blocks if getattr(b, "title", None) == title)
+
+
+def test_main_table_has_baseline_scores_changes_and_the_xtreme_score(store):
+    sections = build_report(store.rows())
+    main = table(sections, "xlm-r")
+    assert main.header == ["intermediate"] + TASKS + ["XTREME avg"]
+    baseline, mnli, squad = main.rows
+    # xquad: mean over seeds and languages of (EM + F1) / 2 = 50 + 0 + 0 + 0 + 1.5 + index
+    assert baseline[1 + TASKS.index("xquad")] == f"{50 + 1.5 + TASKS.index('xquad'):.1f}"
+    assert baseline[1 + TASKS.index("xnli")] == "50.0"
+    assert mnli[0] == "mnli (Δ)" and set(mnli[1:]) == {"+2.0"}
+    assert set(squad[1:]) == {"-1.0"}
+    # all nine tasks: the average is xtreme_score's overall, with no "partial" mark
+    per_task = {t: {lang: {m: sum(value("models/xlm-r", "baseline", t, s, lang, m) for s in (1, 2)) / 2
+                           for m in METRICS[t]} for lang in ("de", "es")} for t in TASKS}
+    assert baseline[-1] == f"{xtreme_score(per_task)['overall']:.1f}"
+    assert not main.note
+
+
+def test_partial_targets_are_marked_and_models_compared_with_seed_spread(store):
+    rows = [r for r in store.rows() if r["target"] in ("xquad", "udpos")]
+    sections = build_report(rows)
+    main = table(sections, "english-bert")
+    assert main.rows[0][-1].endswith("†") and "2 of 9" in main.note
+    compared = table(sections, "xquad ((EM + F1) / 2)")
+    assert compared.header == ["intermediate", "english-bert", "xlm-r"]
+    # seeds 1 and 2 differ by 4 points: std = 4 / sqrt(2)
+    xquad = 1.5 + TASKS.index("xquad")
+    assert compared.rows[0] == ["baseline", f"{30 + xquad:.1f} ± 2.8 (n=2)", f"{50 + xquad:.1f} ± 2.8 (n=2)"]
+    per_language = table(sections, "udpos (f1) – xlm-r")
+    assert per_language.header == ["language", "baseline", "Δ mnli", "Δ squad_v1"]
+    assert [r[0] for r in per_language.rows] == ["de", "es", "avg"]
+
+
+def test_report_command_writes_markdown_pngs_and_a_self_contained_page(store, tmp_path):
+    out = tmp_path / "report"
+    result = CliRunner().invoke(app, ["report", str(store.path), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    markdown = (out / "report.md").read_text()
+    images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", markdown)
+    assert len(images) == 2 + 2 * 9  # one heatmap per model, one bar chart per model and target
+    for name in images:
+        assert (out / name).read_bytes().startswith(b"\x89PNG")
+    page = (out / "report.html").read_text()
+    assert page.count('src="data:image/png;base64,') == len(images)
+    assert not re.search(r'(src|href)="(?!data:)', page)  # nothing outside the one file
+
+
+def test_report_of_an_empty_store_is_a_one_line_error(tmp_path):
+    ResultsStore(tmp_path / "results.db")
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "results.db"), "--out", str(tmp_path / "r")])
+    assert result.exit_code == 2 and "no rows" in result.output
+
+
+@pytest.mark.skipif(find_browser() is None, reason="chromium is not installed (apt-get install chromium)")
+def test_html_report_renders_in_headless_chromium(store, tmp_path):
+    from PIL import Image
+
+    write_report(store.rows(), tmp_path / "report")
+    shot = screenshot(tmp_path / "report" / "report.html", tmp_path / "shot.png", 1280, 1600)
+    image = Image.open(shot).convert("RGB")
+    assert image.size == (1280, 1600)
+    # the page drew something: text, tables and the heatmap's colours, not a blank or error page
+    colours = image.resize((160, 200)).getcolors(maxcolors=100_000)
+    assert len(colours) > 50
+    assert any(b > r + 60 for _, (r, g, b) in colours), "no blue heatmap cells found"
