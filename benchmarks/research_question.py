@@ -226,19 +226,24 @@ def setting(name: str) -> dict:
     return {"name": name, "tasks": [INTERMEDIATE[name]] if name in INTERMEDIATE else []}
 
 
-def phases(sizes: dict) -> list[tuple[str, dict]]:
+def phases(sizes: dict, models: list[str]) -> list[tuple[str, dict]]:
+    MINI_FIRST = sorted(models, key=lambda m: 'e5' in m)
     s1, both = sizes["seeds"][:1], sizes["seeds"]
     claim = [setting("baseline"), setting("squad")]
     others = [setting(n) for n in ("hellaswag", "cosmosqa", "commonsenseqa")]
+    # Most decisive and cheapest first; within a phase the pipeline goes model -> setting -> seed -> target.
+    # The English-only MiniLM (about 4x cheaper per step) goes first so both models get each comparison early.
     return [
         ("tatoeba baseline", dict(intermediate=[setting("baseline")], targets=["tatoeba"], seeds=s1)),
-        ("claim: udpos baseline/squad x seeds", dict(intermediate=claim, targets=["udpos"], seeds=both)),
-        ("claim: xquad baseline/squad x seeds", dict(intermediate=claim, targets=["xquad"], seeds=both)),
-        ("tatoeba squad", dict(intermediate=[setting("squad")], targets=["tatoeba"], seeds=s1)),
-        ("other intermediates: udpos", dict(intermediate=others, targets=["udpos"], seeds=s1)),
-        ("other intermediates: tatoeba", dict(intermediate=others, targets=["tatoeba"], seeds=s1)),
-        ("other intermediates: xquad", dict(intermediate=others, targets=["xquad"], seeds=s1)),
-        ("tatoeba squad seed 2", dict(intermediate=[setting("squad")], targets=["tatoeba"], seeds=both)),
+        ("claim: udpos baseline/squad seed 1", dict(intermediate=claim, targets=["udpos"], seeds=s1, models=MINI_FIRST)),
+        ("claim: udpos baseline/squad seed 2", dict(intermediate=claim, targets=["udpos"], seeds=both, models=MINI_FIRST)),
+        ("claim: xquad baseline/squad seed 1", dict(intermediate=claim, targets=["xquad"], seeds=s1, models=MINI_FIRST)),
+        ("claim: xquad baseline/squad seed 2", dict(intermediate=claim, targets=["xquad"], seeds=both, models=MINI_FIRST)),
+        ("tatoeba squad", dict(intermediate=[setting("squad")], targets=["tatoeba"], seeds=s1, models=MINI_FIRST)),
+        ("other intermediates: udpos", dict(intermediate=others, targets=["udpos"], seeds=s1, models=MINI_FIRST)),
+        ("other intermediates: tatoeba", dict(intermediate=others, targets=["tatoeba"], seeds=s1, models=MINI_FIRST)),
+        ("other intermediates: xquad", dict(intermediate=others, targets=["xquad"], seeds=s1, models=MINI_FIRST)),
+        ("tatoeba squad seed 2", dict(intermediate=[setting("squad")], targets=["tatoeba"], seeds=both, models=MINI_FIRST)),
     ]
 
 
@@ -384,6 +389,20 @@ def report(store: ResultsStore, out_md: Path, out_csv: Path, info: dict, command
                          indent=1), "```", "",
               "Seeds: 2 seeds for baseline and SQuAD on XQuAD and UD POS (the claim cells); 1 seed for HellaSwag, "
               "CosmosQA, CommonsenseQA; Tatoeba baseline needs no seed (no training).", ""]
+    lines += ["## What was cut to fit the time box (read before trusting any number)", "",
+              "* The run shared 2 CPU cores with other engineers' jobs (load average 6-10): the process got 0.3-0.6 of a core, "
+              "so one mE5-small optimizer step took ~15 s (its 96M-parameter embedding matrix dominates AdamW) and the UD "
+              "baseline cell alone took 7.5 min. The grid was therefore cut to a few optimizer steps per phase "
+              "(see Settings: 16-20 steps, batch 4-16) and ordered so the decisive cells run first; cells missing "
+              "from the tables did not finish inside the time box (re-running the same command resumes and fills them).",
+              "* At these step counts no model is near convergence (e.g. mE5-small UD POS English token accuracy ~32% "
+              "after 20 steps vs ~95% converged), so differences measure how much a few intermediate steps speed up "
+              "early target learning, not the converged X-STILTs effect of the paper.",
+              "* Test sets are subsampled (XQuAD 24 questions x 11 languages, UD 100 sentences per language, Tatoeba 100 "
+              "pairs per language: retrieval among 100 candidates is easier than among ~1000, so Tatoeba accuracies are "
+              "higher than full-set numbers). The untrained Tatoeba baseline was not run on the full 1000-pair sets.",
+              "* English dev sets are small (24 SQuAD questions, 50 MC examples, 50 UD sentences) and scored once at the "
+              "end of each phase, so there is no real early stopping / model selection.", ""]
     lines += ["## Reproduce", "", "```bash", command, "```", "",
               "Wall time per phase (s): " + ", ".join(f"{k}: {v:.0f}" for k, v in wall.items()), "",
               f"Cells in store: {len({r['cell_key'] for r in rows})}; rows: {len(rows)} (CSV: `{out_csv.name}`).", "",
@@ -406,6 +425,9 @@ def main(argv=None):
     stem.parent.mkdir(parents=True, exist_ok=True)
     command = "source /work/venv/bin/activate && python " + " ".join([sys.argv[0]] + (argv or sys.argv[1:]))
     work = out / "derived_data"
+    if args.report_only:  # same deterministic derivation (for the report's counts), without touching the run's files
+        import tempfile
+        work = Path(tempfile.mkdtemp(prefix="rq_report_"))
     info: dict = {}
     data = {**prepare_squad_xquad(work, sizes, info), **prepare_mc(work, sizes, info), **prepare_ud(work, sizes, info),
             **prepare_tatoeba(work, sizes, info)}
@@ -415,7 +437,7 @@ def main(argv=None):
     wall = json.loads(wall_file.read_text()) if wall_file.exists() else {}
     if not args.report_only:
         selected = set(int(i) for i in args.phases.split(",")) if args.phases else None
-        for i, (name, phase) in enumerate(phases(sizes)):
+        for i, (name, phase) in enumerate(phases(sizes, models)):
             if selected is not None and i not in selected:
                 continue
             started = time.time()

@@ -89,7 +89,9 @@ class Results:
         out = []
         for seed in self.seeds(model, setting, target):
             metrics = self.cells[(model, setting, target, seed)]
-            out.append(score(target, {l: metrics[l] for l in (langs or metrics) if l in metrics}))
+            chosen = {l: metrics[l] for l in (langs or metrics) if l in metrics}
+            if chosen:  # a seed may lack a language another setting has
+                out.append(score(target, chosen))
         return out
 
     def mean(self, model, setting, target, langs=None) -> float | None:
