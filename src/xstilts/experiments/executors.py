@@ -104,7 +104,7 @@ def run_ray(config: ExperimentConfig, console: Console, address: str | None = No
     try:
         while pending:
             ready, _ = ray.wait(list(pending), num_returns=1)
-            model, setting, seed = key = pending.pop(ready[0])
+            model, setting, seed = pending.pop(ready[0])
             try:
                 ray.get(ready[0])
                 console.log(f"ray: group {model} / {setting} / seed {seed} finished ({len(pending)} left)")

@@ -23,7 +23,6 @@ from transformers import get_linear_schedule_with_warmup
 
 from ..config import TrainSettings
 from ..data.features import MODEL_INPUTS, pad_batch, sequence_lengths
-from .samplers import sample_tasks
 
 CHECKPOINT = "checkpoint"
 BEST_WEIGHTS = "best_model.pt"
