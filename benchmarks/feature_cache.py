@@ -151,7 +151,6 @@ def main(argv=None):
 
     # What the key costs per tokenizer (Pipeline.features computes it on every call, memoised per object).
     fp_rows = []
-    from xstilts.modeling.model_import import default_models_dir  # noqa: F401  (only for the names)
     for name in ("all-minilm-l6-v2", "multilingual-e5-small"):
         try:
             mdir, _ = resolve_model(name)

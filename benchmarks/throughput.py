@@ -244,8 +244,6 @@ def run_hf(data: dict, model_dir: str, args, evaluate: bool) -> dict:
         t0 = time.perf_counter()
         result["metric"] = dev_metric(data, forward)
         result["eval_seconds"] = time.perf_counter() - t0
-    del trainer, model
-    gc.collect()
     return result
 
 
@@ -314,8 +312,6 @@ def run_xstilts(data: dict, model_dir: str, args, evaluate: bool) -> dict:
         t0 = time.perf_counter()
         result["metric"] = dev_metric(data, forward)
         result["eval_seconds"] = time.perf_counter() - t0
-    del model, encoder
-    gc.collect()
     return result
 
 
@@ -396,6 +392,7 @@ def main(argv=None):
             order = arms if rep % 2 == 0 else arms[::-1]
             for arm in order:
                 r = ARMS[arm](data, model_dir, args, evaluate=rep == 0 and not args.no_eval)
+                gc.collect()  # the arm's model and optimizer are garbage now
                 runs[arm].append(r)
                 report(f"  rep {rep} {arm:8s} {r['seconds']:7.1f} s  {r['examples'] / r['seconds']:6.2f} ex/s  "
                        f"{r['real'] / r['seconds']:8.0f} real tok/s  pad fraction {1 - r['real'] / r['padded']:.2f}"
