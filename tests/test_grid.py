@@ -42,8 +42,6 @@ def world(tmp_path_factory):
               build_tiny_model(root / "tiny-english", corpus_texts(("en",)), **TINY)]
     tree = yaml.safe_load(EXAMPLE.read_text())
     tree.update(data_dir=str(data), models=[str(m) for m in models])
-    for setting in tree["intermediate"]:
-        setting["mlm_files"] = [str(data / Path(f).relative_to("demo/data")) for f in setting.get("mlm_files", [])]
     for section, values in SHRINK.items():
         tree[section] = {**tree.get(section, {}), **values}
     env = {**os.environ, "XSTILTS_CACHE": str(root / "cache"), "OMP_NUM_THREADS": "1"}
@@ -127,6 +125,7 @@ def test_grid_killed_midway_resumes_to_the_rows_of_an_uninterrupted_run(world, r
 
     assert_sound(db, CELLS)
     assert all_rows(db) == reference  # same cells, languages, metrics and values, exactly
+    assert not list((root / "killed").glob("**/checkpoint*")), "finished phases must not leave checkpoints behind"
     # and a third run has nothing left to do
     again = subprocess.run(grid_command(config), env=env, check=True, capture_output=True, text=True)
     assert f"({CELLS} before this run)" in " ".join(again.stdout.split())
@@ -222,10 +221,13 @@ def test_kill_during_a_checkpoint_save_resumes_like_an_uninterrupted_run(world, 
     monkeypatch.setattr(loop.torch, "save", dying_save)
     with pytest.raises(KeyboardInterrupt):
         run(tmp_path / "killed")
+    assert (tmp_path / "killed" / "checkpoint.partial").is_dir()  # what a kill mid-save leaves
     monkeypatch.setattr(loop.torch, "save", real_save)
     resumed_state, resumed_weights = run(tmp_path / "killed")
     assert resumed_state["losses"] == expected_state["losses"]
     assert all(torch.equal(resumed_weights[k], expected_weights[k]) for k in expected_weights)
+    loop.remove_checkpoints(tmp_path / "killed")
+    assert not list((tmp_path / "killed").glob("checkpoint*"))
 
 
 def test_example_grid_configs_name_registered_tasks():

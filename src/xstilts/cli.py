@@ -59,14 +59,17 @@ def run(config: Path = typer.Argument(..., help="YAML/JSON experiment config"),
         override: list[str] = typer.Option([], "--set", help="override a field: key.sub=value")):
     """Run an experiment (all its cells; finished cells are skipped)."""
     def go():
+        from accelerate import PartialState
+
         from .config import load_config
         from .experiments.pipeline import Pipeline
         from .experiments.tables import comparison_tables
 
         cfg = load_config(config, override)
         store = Pipeline(cfg, console).run()
-        for table in comparison_tables(store.rows()):
-            console.print(table)
+        if PartialState().is_main_process:  # under accelerate launch / torchrun, print once
+            for table in comparison_tables(store.rows()):
+                console.print(table)
     _run_guarded(go)
 
 

@@ -49,7 +49,7 @@ class IntermediateSetting(Strict):
     sampler: Literal["proportional", "temperature", "uniform"] = "proportional"
     sampler_cap: int | None = None        # K of examples-proportional mixing
     temperature: float = 2.0
-    mlm_files: list[str] = Field(default_factory=list)  # multilingual text mixed in as an MLM task
+    mlm_files: list[str] = Field(default_factory=list)  # multilingual text mixed in as MLM; relative to data_dir
     mlm_probability: float = 0.15
     data: dict[str, dict[str, str]] = Field(default_factory=dict)  # e.g. translated intermediate files
 

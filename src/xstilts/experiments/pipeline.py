@@ -12,7 +12,6 @@ import hashlib
 import json
 import random
 import re
-import shutil
 import time
 from pathlib import Path
 
@@ -27,7 +26,7 @@ from ..data.readers import read_tag_vocab
 from ..evaluation.predict import predict_logits
 from ..modeling.model import MultiTaskModel, embed, load_encoder
 from ..tasks.registry import family_of, get_task
-from ..training.loop import BEST_WEIGHTS, CHECKPOINT, TrainTask, make_accelerator, steps_per_epoch, train
+from ..training.loop import BEST_WEIGHTS, TrainTask, make_accelerator, remove_checkpoints, steps_per_epoch, train
 from ..training.mlm import mlm_task
 from ..training.samplers import sample_tasks, task_probabilities
 from .provenance import library_versions
@@ -134,7 +133,8 @@ class Pipeline:
             tasks.append(TrainTask(spec.name, spec.head_name, features, st.batch_size))
         first = settings[specs[0].name] if specs else self.config.intermediate_training
         if setting.mlm_files:
-            tasks.append(mlm_task(setting.mlm_files, tokenizer, first.max_length or 128, first.batch_size or 32,
+            mlm_paths = [Path(self.config.data_dir) / f for f in setting.mlm_files]  # absolute paths stay as they are
+            tasks.append(mlm_task(mlm_paths, tokenizer, first.max_length or 128, first.batch_size or 32,
                                   setting.mlm_probability))
             model.add_head("mlm", "mlm")
         total = first.max_steps or int(round((first.epochs or 1) * steps_per_epoch(tasks)))
@@ -147,9 +147,9 @@ class Pipeline:
                       first.eval_every or steps_per_epoch(tasks), description=f"phase 1 {setting.name}")
         if accelerator.is_main_process:
             model.save_encoder(out / "encoder", tokenizer)
-            (out / "train_state.json").write_text(json.dumps(state))
+            (out / "train_state.json").write_text(json.dumps({"tasks": setting.tasks, **state}))
             (out / "encoder" / DONE).write_text("")
-            shutil.rmtree(out / CHECKPOINT, ignore_errors=True)
+            remove_checkpoints(out)
         accelerator.wait_for_everyone()  # other ranks load the encoder the main rank just wrote
         return str(out / "encoder")
 
@@ -190,9 +190,9 @@ class Pipeline:
                           self.dev_scorer([spec], tokenizer, {spec.name: settings}, {spec.name: labels}),
                           settings.eval_every or steps_per_epoch([task]), description=f"phase 2 {target}")
             if accelerator.is_main_process:
-                (finetune_dir / "train_state.json").write_text(json.dumps(state))
+                (finetune_dir / "train_state.json").write_text(json.dumps({"tasks": [spec.name], **state}))
                 (finetune_dir / DONE).write_text("")
-                shutil.rmtree(finetune_dir / CHECKPOINT, ignore_errors=True)
+                remove_checkpoints(finetune_dir)
             accelerator.wait_for_everyone()
         return {lang: self.evaluate(model, spec, tokenizer, settings, labels, lang) for lang in languages}
 

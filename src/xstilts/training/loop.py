@@ -71,6 +71,12 @@ def steps_per_epoch(tasks: list[TrainTask]) -> int:
     return sum(math.ceil(len(t.features) / t.batch_size) for t in tasks)
 
 
+def remove_checkpoints(output_dir: Path) -> None:
+    """Drop the resumable checkpoint (and one a kill left half-written) once a run is finished."""
+    for name in (CHECKPOINT, f"{CHECKPOINT}.partial"):
+        shutil.rmtree(output_dir / name, ignore_errors=True)
+
+
 def make_accelerator(settings: TrainSettings, device: str | None = None) -> Accelerator:
     precision = settings.precision
     if precision == "auto":
