@@ -136,3 +136,29 @@ def test_pipeline_runs_all_phases_and_stores_every_language(demo, tmp_path):
     # a second run finds every cell done and trains nothing
     before = len(rows)
     assert len(make_pipeline(demo, tmp_path).run().rows()) == before
+
+
+def test_a_data_file_edited_in_place_reruns_its_cells_and_an_identical_rewrite_does_not(demo, tmp_path):
+    import shutil
+
+    root, _ = demo
+    data = shutil.copytree(root / "data", tmp_path / "data")
+    run = lambda: make_pipeline(demo, tmp_path, data_dir=str(data), intermediate=[{"name": "baseline"}],
+                                targets=["udpos"]).run()
+    first = {r["cell_key"] for r in run().rows()}
+    [(test_file, _)] = get_task("udpos").files(data, "test", "de")
+    text = test_file.read_text(encoding="utf-8")
+    test_file.write_text(text, encoding="utf-8")  # same bytes, new mtime: nothing to redo
+    assert {r["cell_key"] for r in run().rows()} == first
+    test_file.write_text(text.replace("\tNOUN\t", "\tPROPN\t", 1), encoding="utf-8")
+    second = {r["cell_key"] for r in run().rows()}
+    assert len(second - first) == 1  # the edited test set is a new cell; the old row is kept beside it
+
+
+def test_a_missing_mlm_file_is_named_before_anything_trains(demo, tmp_path):
+    from xstilts.errors import XstiltsError
+
+    pipeline = make_pipeline(demo, tmp_path, intermediate=[{"name": "mix", "tasks": ["squad_v1"], "mlm_files": ["mlm/nope.txt"]}])
+    with pytest.raises(XstiltsError, match=r"'mix'.*mlm/nope.txt"):
+        pipeline.run()
+    assert not pipeline.store.rows()

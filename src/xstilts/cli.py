@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 import time
@@ -26,7 +27,8 @@ def _quiet_libraries():
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="English intermediate-task training for zero-shot cross-lingual transfer (X-STILTs).")
-console = Console()
+# Piped or redirected output gets a wide page: rich would otherwise cut tables to 80 columns.
+console = Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 200)
 
 
 def _run_guarded(fn):

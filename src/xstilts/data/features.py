@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -31,6 +32,20 @@ def tokenizer_fingerprint(tokenizer) -> str:
 
 def file_fingerprint(paths) -> list:
     return [[str(p), p.stat().st_size, p.stat().st_mtime_ns] for p in map(Path, paths)]
+
+
+@functools.lru_cache(maxsize=None)
+def _sha256(path: str, size: int, mtime_ns: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def content_fingerprint(paths) -> list[str]:
+    """Content hashes (memoised per size and mtime): a file rewritten with the same bytes keeps its hash."""
+    return [_sha256(str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in map(Path, paths)]
 
 
 def cached_features(key: dict, build: Callable[[], dict], enabled: bool = True) -> Dataset:

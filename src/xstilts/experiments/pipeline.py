@@ -21,8 +21,9 @@ from rich.console import Console
 from transformers import AutoModel
 
 from ..config import ExperimentConfig, IntermediateSetting, TrainSettings, save_config
-from ..data.features import cached_features, file_fingerprint, tokenizer_fingerprint
+from ..data.features import cached_features, content_fingerprint, file_fingerprint, tokenizer_fingerprint
 from ..data.readers import read_tag_vocab
+from ..errors import XstiltsError
 from ..evaluation.predict import predict_logits
 from ..modeling.model import MultiTaskModel, embed, load_encoder
 from ..tasks.registry import family_of, get_task
@@ -71,6 +72,14 @@ class Pipeline:
         build = lambda: family_of(spec).featurize(examples if examples is not None else self.examples(spec, split, lang, extra),
                                                   tokenizer, max_length, labels)
         return cached_features(key, build, self.config.feature_cache)
+
+    def input_files(self, spec, languages, extra=None) -> list[Path]:
+        """Every file a phase of this task reads: English train/dev, and each language's test (or
+        retrieval) files. Their contents go into the cell keys, so a file edited in place re-runs its cells."""
+        pairs = [(split, lang) for split in spec.sources
+                 for lang in (languages if split == "test" or spec.family == "retrieval" else ["en"])]
+        return [path for split, lang in pairs
+                for path, _ in spec.files(self.config.data_dir, split, lang, self.overrides(spec.name, extra))]
 
     def labels(self, spec, extra=None) -> list[str] | None:
         if spec.label_file:
@@ -133,8 +142,7 @@ class Pipeline:
             tasks.append(TrainTask(spec.name, spec.head_name, features, st.batch_size))
         first = settings[specs[0].name] if specs else self.config.intermediate_training
         if setting.mlm_files:
-            mlm_paths = [Path(self.config.data_dir) / f for f in setting.mlm_files]  # absolute paths stay as they are
-            tasks.append(mlm_task(mlm_paths, tokenizer, first.max_length or 128, first.batch_size or 32,
+            tasks.append(mlm_task(self.mlm_paths(setting), tokenizer, first.max_length or 128, first.batch_size or 32,
                                   setting.mlm_probability))
             model.add_head("mlm", "mlm")
         total = first.max_steps or int(round((first.epochs or 1) * steps_per_epoch(tasks)))
@@ -153,11 +161,19 @@ class Pipeline:
         accelerator.wait_for_everyone()  # other ranks load the encoder the main rank just wrote
         return str(out / "encoder")
 
+    def mlm_paths(self, setting: IntermediateSetting) -> list[Path]:
+        paths = [Path(self.config.data_dir) / f for f in setting.mlm_files]  # absolute paths stay as they are
+        for path in paths:
+            if not path.is_file():
+                raise XstiltsError(f"intermediate setting {setting.name!r}: mlm_files entry not found: {path}")
+        return paths
+
     def phase1_config(self, setting: IntermediateSetting) -> dict:
+        files = [p for t in setting.tasks for p in self.input_files(get_task(t), [], setting.data)] + self.mlm_paths(setting)
         return {"setting": setting.model_dump(mode="json"), "training": self.config.intermediate_training.model_dump(),
                 "task_training": {t: self.config.task_training[t].model_dump() for t in setting.tasks if t in self.config.task_training},
                 "data": {t: self.config.data.get(t, {}) for t in setting.tasks},
-                "max_examples": self.config.max_examples}
+                "max_examples": self.config.max_examples, "file_contents": content_fingerprint(files)}
 
     # ---- phase 2 + zero-shot evaluation -----------------------------------------------
     def target_metrics(self, encoder_path: str, target: str, seed: int, cell_dir: Path) -> dict[str, dict[str, float]]:
@@ -175,6 +191,7 @@ class Pipeline:
         # Targets with identical English training data and settings share one fine-tune.
         finetune_key = digest({"train": [str(p) for p, _ in spec.files(self.config.data_dir, "train", "en", self.overrides(target))],
                                "dev": [str(p) for p, _ in spec.files(self.config.data_dir, "dev", "en", self.overrides(target))],
+                               "file_contents": content_fingerprint(self.input_files(spec, [])),
                                "family": spec.family, "settings": settings.model_dump(), "labels": labels,
                                "max_examples": self.config.max_examples})
         finetune_dir = cell_dir.parent / f"finetune-{finetune_key}"
@@ -212,12 +229,12 @@ class Pipeline:
     # ---- the grid ---------------------------------------------------------------------
     def cell_config(self, model_name, setting, target, seed) -> dict:
         spec = get_task(target)
+        languages = self.config.languages.get(target, list(spec.languages))
         return {"model": model_name, "intermediate": self.phase1_config(setting), "target": target, "seed": seed,
                 "target_training": self.settings(spec, self.config.target_training).model_dump(),
                 "retrieval": self.config.retrieval.model_dump() if spec.family == "retrieval" else None,
-                "languages": self.config.languages.get(target, list(spec.languages)),
-                "data": self.config.data.get(target, {}), "max_examples": self.config.max_examples,
-                "data_dir": str(self.config.data_dir)}
+                "languages": languages, "data": self.config.data.get(target, {}), "max_examples": self.config.max_examples,
+                "data_dir": str(self.config.data_dir), "file_contents": content_fingerprint(self.input_files(spec, languages))}
 
     def cells(self):
         for model_name in self.config.models:
