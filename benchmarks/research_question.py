@@ -31,6 +31,9 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+import datasets
+import transformers
+
 from xstilts.config import ExperimentConfig
 from xstilts.data.retrieval_readers import TATOEBA_ISO3
 from xstilts.experiments.pipeline import Pipeline
@@ -466,6 +469,9 @@ def main(argv=None):
     ap.add_argument("--phases", default=None, help="comma-separated phase indices to run (default all)")
     ap.add_argument("--results", default=None, help="report path stem (default benchmarks/results/research_question)")
     args = ap.parse_args(argv)
+    datasets.disable_progress_bars()  # per-file bars from the libraries would bury the phase log
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
     sizes = SCALES[args.scale]
     out = Path(args.out).resolve()
     default_stem = "research_question" + ("" if args.scale == "cpu" else f"_{args.scale}")

@@ -1,7 +1,7 @@
 """The X-STILTs recipe: intermediate training -> target fine-tuning -> zero-shot evaluation.
 
 Every cell (model x intermediate setting x target x seed) is keyed by a hash of its full
-configuration; finished cells are skipped, so an interrupted run resumes where it stopped.
+configuration and of its data files' contents; finished cells are skipped, so an interrupted run resumes where it stopped.
 One intermediate checkpoint feeds all targets, and targets with the same English training
 data (XQuAD and MLQA both train on SQuAD) share one fine-tune.
 """
