@@ -141,8 +141,8 @@ def run_grid(config: ExperimentConfig, executor: str = "local", console: Console
     console = console or Console()
     pipeline = Pipeline(config, console)
     total = sum(1 for _ in pipeline.cells())
-    before = len(finished(pipeline))
-    started = time.time()
-    with exclusive(config.output_dir):
+    with exclusive(config.output_dir):  # first: a second driver is refused before it reads anything
+        before = len(finished(pipeline))
+        started = time.time()
         failures = EXECUTORS[executor](config, console, **options)
-    return GridSummary(total, before, len(finished(pipeline)), time.time() - started, failures)
+        return GridSummary(total, before, len(finished(pipeline)), time.time() - started, failures)
