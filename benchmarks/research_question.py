@@ -448,7 +448,13 @@ def report(run_dir: Path, stem: Path, info: dict, command: str, wall: dict, scal
                   f"* English dev sets are small ({sizes['squad_dev_q']}+ SQuAD questions, {sizes['mc_dev']} MC examples, "
                   f"{sizes['ud_dev']} UD sentences) and scored once at the end of each phase: no early stopping.",
                   "* Seeds vary the training order and the fresh heads; data subsamples are fixed (split seed "
-                  f"{SPLIT_SEED}), so seed spread does not include test-sample noise.", ""]
+                  f"{SPLIT_SEED}), so seed spread does not include test-sample noise. The untrained Tatoeba baseline has "
+                  "no seed spread at all, so its rule uses only the setting's spread: a Tatoeba |Δ| below 1 point "
+                  f"(under {36 * sizes['tatoeba_pairs'] // 100} of {36 * sizes['tatoeba_pairs']} test sentences) "
+                  "is no effect even when marked.",
+                  "* Chance on the English MC dev sets is 25 (HellaSwag, CosmosQA; 4 endings/answers) and 20 "
+                  "(CommonsenseQA; 5). An intermediate phase that stays near chance taught the encoder little, and "
+                  "its target deltas should be read as noise.", ""]
     lines += ["## Reproduce", "", "```bash", command, "```", "",
               f"Wall time: {sum(wall.values()) / 60:.0f} min in all; per phase (s): "
               + ", ".join(f"{k}: {v:.0f}" for k, v in wall.items()), "",
