@@ -12,7 +12,7 @@ from xstilts.config import load_config
 from xstilts.demo import build_tiny_model, corpus_texts, demo_config, write_fixtures
 from xstilts.experiments.pipeline import Pipeline
 from xstilts.modeling.model import MultiTaskModel, load_encoder
-from xstilts.tasks.registry import family_of, get_task
+from xstilts.tasks.registry import get_task
 from xstilts.training.loop import TrainTask, make_accelerator, train
 
 TINY = dict(hidden=32, layers=1, vocab_size=600)

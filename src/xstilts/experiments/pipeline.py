@@ -18,7 +18,6 @@ from pathlib import Path
 import torch
 from accelerate.utils import set_seed
 from rich.console import Console
-from transformers import AutoModel
 
 from ..config import ExperimentConfig, IntermediateSetting, TrainSettings, save_config
 from ..data.features import cached_features, content_fingerprint, file_fingerprint, tokenizer_fingerprint
