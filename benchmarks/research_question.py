@@ -31,9 +31,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-import datasets
-import transformers
-
+from xstilts.cli import quiet_libraries
 from xstilts.config import ExperimentConfig
 from xstilts.data.retrieval_readers import TATOEBA_ISO3
 from xstilts.experiments.pipeline import Pipeline
@@ -450,7 +448,7 @@ def report(run_dir: Path, stem: Path, info: dict, command: str, wall: dict, scal
                   "* Seeds vary the training order and the fresh heads; data subsamples are fixed (split seed "
                   f"{SPLIT_SEED}), so seed spread does not include test-sample noise. The untrained Tatoeba baseline has "
                   "no seed spread at all, so its rule uses only the setting's spread: a Tatoeba |Δ| below 1 point "
-                  f"(under {36 * sizes['tatoeba_pairs'] // 100} of {36 * sizes['tatoeba_pairs']} test sentences) "
+                  f"(under {len(TATOEBA_LANGS) * sizes['tatoeba_pairs'] // 100} of {len(TATOEBA_LANGS) * sizes['tatoeba_pairs']} test sentences) "
                   "is no effect even when marked.",
                   "* Chance on the English MC dev sets is 25 (HellaSwag, CosmosQA; 4 endings/answers) and 20 "
                   "(CommonsenseQA; 5). An intermediate phase that stays near chance taught the encoder little, and "
@@ -475,9 +473,7 @@ def main(argv=None):
     ap.add_argument("--phases", default=None, help="comma-separated phase indices to run (default all)")
     ap.add_argument("--results", default=None, help="report path stem (default benchmarks/results/research_question)")
     args = ap.parse_args(argv)
-    datasets.disable_progress_bars()  # per-file bars from the libraries would bury the phase log
-    transformers.utils.logging.set_verbosity_error()
-    transformers.utils.logging.disable_progress_bar()
+    quiet_libraries()  # per-file bars from the libraries would bury the phase log
     sizes = SCALES[args.scale]
     out = Path(args.out).resolve()
     default_stem = "research_question" + ("" if args.scale == "cpu" else f"_{args.scale}")

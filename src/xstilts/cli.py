@@ -15,7 +15,7 @@ from rich.table import Table
 
 from .errors import XstiltsError
 
-def _quiet_libraries():
+def quiet_libraries():
     """Our own progress bars are the ones to watch; silence the libraries' per-file bars."""
     import datasets
     import transformers
@@ -33,7 +33,7 @@ console = Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ e
 
 def _run_guarded(fn):
     """User errors end with one line naming the file/line or the valid choices, not a traceback."""
-    _quiet_libraries()
+    quiet_libraries()
     try:
         return fn()
     except XstiltsError as err:

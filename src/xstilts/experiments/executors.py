@@ -62,9 +62,9 @@ def run_local(config: ExperimentConfig, console: Console, **_) -> list[str]:
 
 def run_group(config_json: dict, model: str, setting_name: str, seed: int, targets: list[str]) -> int:
     """One group, in whatever process runs it: the intermediate checkpoint, then each target."""
-    from ..cli import _quiet_libraries  # workers start bare: silence library progress bars there too
+    from ..cli import quiet_libraries  # workers start bare: silence library progress bars there too
 
-    _quiet_libraries()
+    quiet_libraries()
     config = ExperimentConfig.model_validate(config_json)
     pipeline = Pipeline(config)
     setting = next(s for s in config.intermediate if s.name == setting_name)

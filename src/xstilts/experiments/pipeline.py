@@ -188,9 +188,8 @@ class Pipeline:
         features = self.features(spec, "train", "en", tokenizer, settings.max_length, labels)
         model.add_head(spec.head_name, family_of(spec).head_kind, family_of(spec).num_labels(labels, features))
         # Targets with identical English training data and settings share one fine-tune.
-        finetune_key = digest({"train": [str(p) for p, _ in spec.files(self.config.data_dir, "train", "en", self.overrides(target))],
-                               "dev": [str(p) for p, _ in spec.files(self.config.data_dir, "dev", "en", self.overrides(target))],
-                               "file_contents": content_fingerprint(self.input_files(spec, [])),
+        english_files = self.input_files(spec, [])  # train and dev
+        finetune_key = digest({"files": [str(p) for p in english_files], "file_contents": content_fingerprint(english_files),
                                "family": spec.family, "settings": settings.model_dump(), "labels": labels,
                                "max_examples": self.config.max_examples})
         finetune_dir = cell_dir.parent / f"finetune-{finetune_key}"
