@@ -273,7 +273,7 @@ HEADLINE = {"xquad": "f1", "udpos": "f1", "tatoeba": "accuracy"}
 def collect(store: ResultsStore):
     """(model, target, setting) -> {lang: [values over seeds]} of the headline metric (x100)."""
     scores = defaultdict(lambda: defaultdict(dict))
-    for row in store.rows():
+    for row in store.rows(latest=True):
         if row["metric"] == HEADLINE.get(row["target"]):
             value = row["value"]  # every metric is already in percent
             scores[(row["model"], row["target"], row["intermediate"])][row["language"]][row["seed"]] = value
@@ -336,8 +336,8 @@ def report(run_dir: Path, stem: Path, info: dict, command: str, wall: dict, scal
     sizes, out_md, out_csv = SCALES[scale], stem.with_suffix(".md"), stem.with_suffix(".csv")
     store = ResultsStore(run_dir / "results.db")
     scores = collect(store)
-    rows = store.rows()
-    store.export_csv(out_csv)
+    rows = store.rows(latest=True)
+    store.export_csv(out_csv, latest=True)
     models = sorted({m for m, _, _ in scores}, key=lambda m: ("e5" not in m, m))
     order = ["baseline", "squad", "hellaswag", "cosmosqa", "commonsenseqa"]
     lines = ["# X-STILTs research question: English intermediate tasks -> zero-shot transfer", ""]

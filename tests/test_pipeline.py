@@ -141,18 +141,41 @@ def test_pipeline_runs_all_phases_and_stores_every_language(demo, tmp_path):
 def test_a_data_file_edited_in_place_reruns_its_cells_and_an_identical_rewrite_does_not(demo, tmp_path):
     import shutil
 
+    from typer.testing import CliRunner
+
+    from xstilts.cli import app
+
     root, _ = demo
     data = shutil.copytree(root / "data", tmp_path / "data")
-    run = lambda: make_pipeline(demo, tmp_path, data_dir=str(data), intermediate=[{"name": "baseline"}],
-                                targets=["udpos"]).run()
-    first = {r["cell_key"] for r in run().rows()}
+    pipeline = lambda: make_pipeline(demo, tmp_path, data_dir=str(data), intermediate=[{"name": "baseline"}],
+                                     targets=["udpos"])
+    keys = lambda rows: {r["cell_key"] for r in rows}
+    first = keys(pipeline().run().rows())
     [(test_file, _)] = get_task("udpos").files(data, "test", "de")
     text = test_file.read_text(encoding="utf-8")
     test_file.write_text(text, encoding="utf-8")  # same bytes, new mtime: nothing to redo
-    assert {r["cell_key"] for r in run().rows()} == first
+    assert keys(pipeline().run().rows()) == first
     test_file.write_text(text.replace("\tNOUN\t", "\tPROPN\t", 1), encoding="utf-8")
-    second = {r["cell_key"] for r in run().rows()}
+    edited = pipeline()
+    store = edited.run()
+    second = keys(store.rows())
     assert len(second - first) == 1  # the edited test set is a new cell; the old row is kept beside it
+
+    # Tables and reports show one cell per (model, setting, target, seed): the newer run, never a mix.
+    assert keys(store.rows(latest=True)) == keys(edited.current_rows()) == second - first
+    assert store.superseded() == 1
+    db = str(tmp_path / "runs" / "results.db")
+    shown = " ".join(CliRunner().invoke(app, ["results", db]).output.split())
+    [old], [new] = first, second - first
+    assert "1 cell(s) superseded" in shown and new in shown and old not in shown
+    assert all(k in CliRunner().invoke(app, ["results", db, "--all"]).output for k in second)
+
+    # Back to the original bytes: the first cell is found again, and the run's own tables show it.
+    test_file.write_text(text, encoding="utf-8")
+    reverted = pipeline()
+    reverted.run()
+    assert keys(reverted.store.rows()) == second
+    assert keys(reverted.current_rows()) == first
 
 
 def test_a_missing_mlm_file_is_named_before_anything_trains(demo, tmp_path):

@@ -67,10 +67,10 @@ def run(config: Path = typer.Argument(..., help="YAML/JSON experiment config"),
         from .experiments.pipeline import Pipeline
         from .experiments.tables import comparison_tables
 
-        cfg = load_config(config, override)
-        store = Pipeline(cfg, console).run()
+        pipeline = Pipeline(load_config(config, override), console)
+        pipeline.run()
         if PartialState().is_main_process:  # under accelerate launch / torchrun, print once
-            for table in comparison_tables(store.rows()):
+            for table in comparison_tables(pipeline.current_rows()):
                 console.print(table)
     _run_guarded(go)
 
@@ -90,17 +90,28 @@ def demo(workdir: Optional[Path] = typer.Option(None, help="where fixtures, mode
         root, models = prepare_demo(base)
         chosen = [str(p) for name, p in models.items() if both_models or name == "tiny-multilingual"]
         cfg = load_config(base=demo_config(root, chosen, base / "runs"))
-        store = Pipeline(cfg, console).run()
-        for table in comparison_tables(store.rows()):
+        pipeline = Pipeline(cfg, console)
+        pipeline.run()
+        for table in comparison_tables(pipeline.current_rows()):
             console.print(table)
         console.print(f"demo finished in {time.time() - started:.0f}s; results in {cfg.output_dir / 'results.db'}")
     _run_guarded(go)
 
 
+SUPERSEDED_HELP = "also list cells superseded by a later run of the same model, setting, target and seed"
+
+
+def note_superseded(store) -> None:
+    if count := store.superseded():
+        console.print(f"[yellow]note:[/] {count} cell(s) superseded by a later run of the same model, setting, target "
+                      "and seed (another config or changed data) are left out; `xstilts results --all` lists them")
+
+
 @app.command()
 def results(db: Path = typer.Argument(..., help="results.db of a run"),
             csv: Optional[Path] = typer.Option(None, help="export the rows to this CSV file"),
-            target: Optional[str] = None, model: Optional[str] = None, intermediate: Optional[str] = None):
+            target: Optional[str] = None, model: Optional[str] = None, intermediate: Optional[str] = None,
+            include_superseded: bool = typer.Option(False, "--all", help=SUPERSEDED_HELP)):
     """Query stored results (optionally filtered) and print or export them."""
     def go():
         from .experiments.store import ResultsStore
@@ -109,15 +120,18 @@ def results(db: Path = typer.Argument(..., help="results.db of a run"),
             raise XstiltsError(f"results file not found: {db}")
         store = ResultsStore(db)
         filters = {k: v for k, v in dict(target=target, model=model, intermediate=intermediate).items() if v}
+        latest = not include_superseded
+        if latest:
+            note_superseded(store)
         if csv:
-            console.print(f"wrote {store.export_csv(csv, **filters)} rows to {csv}")
+            console.print(f"wrote {store.export_csv(csv, latest=latest, **filters)} rows to {csv}")
             return
+        columns = ("model", "intermediate", "target", "seed", "language", "metric", "value", "cell_key")
         table = Table()
-        for column in ("model", "intermediate", "target", "seed", "language", "metric", "value"):
+        for column in columns:
             table.add_column(column)
-        for row in store.rows(**filters):
-            table.add_row(*(str(row[c]) if c != "value" else f"{row[c]:.2f}" for c in
-                            ("model", "intermediate", "target", "seed", "language", "metric", "value")))
+        for row in store.rows(latest=latest, **filters):
+            table.add_row(*(f"{row[c]:.2f}" if c == "value" else str(row[c]) for c in columns))
         console.print(table)
     _run_guarded(go)
 
@@ -174,7 +188,9 @@ def report(db: Path = typer.Argument(..., help="results.db of a run"),
 
         if not db.exists():
             raise XstiltsError(f"results file not found: {db}")
-        for path in write_report(ResultsStore(db).rows(), out, baseline=baseline):
+        store = ResultsStore(db)
+        note_superseded(store)
+        for path in write_report(store.rows(latest=True), out, baseline=baseline):
             console.print(f"wrote {path}")
     _run_guarded(go)
 

@@ -19,7 +19,7 @@ from rich.console import Console
 
 from ..config import ExperimentConfig, save_config
 from ..errors import XstiltsError
-from .pipeline import Pipeline, digest
+from .pipeline import Pipeline
 
 # Environment a Ray worker needs to see the same caches and thread settings as the driver.
 FORWARDED_ENV = ("XSTILTS_CACHE", "HF_HOME", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "OMP_NUM_THREADS")
@@ -45,7 +45,7 @@ def group_cells(pipeline: Pipeline) -> dict[tuple[str, str, int], list[str]]:
 def finished(pipeline: Pipeline) -> set[tuple[str, str, int, str]]:
     """The grid's cells whose key is already in the store."""
     return {(m, s.name, seed, t) for m, s, seed, t in pipeline.cells()
-            if pipeline.store.has_cell(digest(pipeline.cell_config(m, s, t, seed)))}
+            if pipeline.store.has_cell(pipeline.cell_key(m, s, t, seed))}
 
 
 def _check_unique_settings(config: ExperimentConfig) -> None:

@@ -234,6 +234,13 @@ class Pipeline:
                 "languages": languages, "data": self.config.data.get(target, {}), "max_examples": self.config.max_examples,
                 "data_dir": str(self.config.data_dir), "file_contents": content_fingerprint(self.input_files(spec, languages))}
 
+    def cell_key(self, model_name, setting, target, seed) -> str:
+        return digest(self.cell_config(model_name, setting, target, seed))
+
+    def current_rows(self) -> list[dict]:
+        """Stored rows of this config's cells only, not of earlier runs with other settings or data."""
+        return self.store.rows(cell_keys=[self.cell_key(m, s, t, seed) for m, s, seed, t in self.cells()])
+
     def cells(self):
         for model_name in self.config.models:
             for setting in self.config.intermediate:
@@ -249,7 +256,7 @@ class Pipeline:
 
     def run_cell(self, model_name, setting, seed, target) -> str:
         config = self.cell_config(model_name, setting, target, seed)
-        key = digest(config)
+        key = digest(config)  # == self.cell_key(...), without building the config twice
         if self.store.has_cell(key):
             return key
         started = time.time()

@@ -16,6 +16,9 @@ CREATE TABLE IF NOT EXISTS results (
     cell_key TEXT REFERENCES cells(cell_key), language TEXT, metric TEXT, value REAL,
     PRIMARY KEY (cell_key, language, metric));
 """
+# The most recently finished cell of each (model, intermediate, target, seed).
+LATEST_CELLS = ("SELECT cell_key FROM (SELECT cell_key, ROW_NUMBER() OVER (PARTITION BY model, intermediate, target, seed "
+                "ORDER BY finished_at DESC, rowid DESC) AS rank FROM cells) WHERE rank = 1")
 COLUMNS = ("model", "intermediate", "target", "seed", "language", "metric", "value", "cell_key")
 
 
@@ -45,22 +48,37 @@ class ResultsStore:
                            [(cell_key, lang, metric, float(value))
                             for lang, by_metric in metrics.items() for metric, value in by_metric.items()])
 
-    def rows(self, **filters) -> list[dict]:
-        """Result rows joined with their cell, filtered by equality on any of COLUMNS."""
-        where = " AND ".join(f"{k} = ?" for k in filters if k in COLUMNS)
+    def rows(self, latest: bool = False, cell_keys=None, **filters) -> list[dict]:
+        """Result rows joined with their cell, filtered by equality on any of COLUMNS.
+
+        latest: of cells sharing (model, intermediate, target, seed) -- a re-run after a config or data
+        change -- keep only the most recently finished one. cell_keys: keep only these cells.
+        """
+        where = [f"{k} = ?" for k in filters if k in COLUMNS]
+        if latest:
+            where.append(f"c.cell_key IN ({LATEST_CELLS})")
         query = ("SELECT c.model, c.intermediate, c.target, c.seed, r.language, r.metric, r.value, c.cell_key "
-                 "FROM results r JOIN cells c USING (cell_key)" + (f" WHERE {where}" if where else "")
+                 "FROM results r JOIN cells c USING (cell_key)" + (f" WHERE {' AND '.join(where)}" if where else "")
                  + " ORDER BY c.model, c.intermediate, c.target, c.seed, r.language, r.metric")
         with self._connect() as db:
-            return [dict(zip(COLUMNS, row)) for row in db.execute(query, [filters[k] for k in filters if k in COLUMNS])]
+            rows = [dict(zip(COLUMNS, row)) for row in db.execute(query, [filters[k] for k in filters if k in COLUMNS])]
+        if cell_keys is not None:
+            keep = set(cell_keys)
+            rows = [row for row in rows if row["cell_key"] in keep]
+        return rows
+
+    def superseded(self) -> int:
+        """Cells hidden by rows(latest=True): an identity's older runs."""
+        with self._connect() as db:
+            return db.execute(f"SELECT COUNT(*) FROM cells WHERE cell_key NOT IN ({LATEST_CELLS})").fetchone()[0]
 
     def cell_config(self, cell_key: str) -> dict:
         with self._connect() as db:
             config, versions = db.execute("SELECT config, versions FROM cells WHERE cell_key = ?", (cell_key,)).fetchone()
         return {"config": json.loads(config), "versions": json.loads(versions)}
 
-    def export_csv(self, path: str | Path, **filters) -> int:
-        rows = self.rows(**filters)
+    def export_csv(self, path: str | Path, latest: bool = False, **filters) -> int:
+        rows = self.rows(latest=latest, **filters)
         with open(path, "w", newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=COLUMNS)
             writer.writeheader()

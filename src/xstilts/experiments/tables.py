@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from pathlib import Path
 from statistics import mean
 
 from rich.table import Table
@@ -27,7 +28,8 @@ def comparison_tables(rows: list[dict], baseline: str = BASELINE) -> list[Table]
     for model, target in sorted({(m, t) for m, t, _, _ in scores}):
         settings = sorted({s for m, t, s, _ in scores if (m, t) == (model, target)}, key=lambda s: (s != baseline, s))
         languages = sorted({l for m, t, _, l in scores if (m, t) == (model, target)})
-        table = Table(title=f"{target} ({get_task(target).metric}) - {model}")
+        # the folder name keeps the title within the table's width; the store keeps the full path
+        table = Table(title=f"{target} ({get_task(target).metric}) - {Path(model).name or model}")
         table.add_column("lang")
         for setting in settings:
             table.add_column(setting, justify="right")
