@@ -92,7 +92,8 @@ def _optimizer(model, settings: TrainSettings, learning_rate: float):
     for name, param in model.named_parameters():
         (no_decay if param.ndim < 2 or "LayerNorm" in name or "layer_norm" in name else decay).append(param)
     groups = [{"params": decay, "weight_decay": settings.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    # fused AdamW (CPU needs torch>=2.4): mE5-small QA steps ~10% faster, peak RSS ~750 MiB lower (benchmarks/memory.py)
+    # fused AdamW (CPU needs torch>=2.4): 5-20% faster CPU steps, ~700 MiB less peak RSS for mE5-small
+    # (benchmarks/throughput.py --optimizer-ablation, benchmarks/memory.py)
     fused = next(model.parameters()).device.type in ("cpu", "cuda")
     return torch.optim.AdamW(groups, lr=learning_rate, fused=True if fused else None)
 
