@@ -84,6 +84,9 @@ QUICK = dict(
     retrieval=FULL["retrieval"], schedule=FULL["schedule"],
 )
 SCALES = {"cpu": FULL, "gpu": GPU, "quick": QUICK}
+SCALE_SUMMARY = {"cpu": "Subsampled run sized for 2 CPU cores (see Settings and the caveats below).",
+                 "gpu": "Full test sets, epoch-based training.",
+                 "quick": "Smoke test (2 steps a phase): its numbers mean nothing."}
 
 
 # ---- derived data --------------------------------------------------------------------------
@@ -342,8 +345,7 @@ def report(run_dir: Path, stem: Path, info: dict, command: str, wall: dict, scal
     order = ["baseline", "squad", "hellaswag", "cosmosqa", "commonsenseqa"]
     lines = ["# X-STILTs research question: English intermediate tasks -> zero-shot transfer", ""]
     lines += ["Does English intermediate-task training help zero-shot cross-lingual transfer, for a multilingual "
-              "(mE5-small) and an English-only (MiniLM-L6) encoder? " + ("Subsampled run sized for 2 CPU cores (see Settings "
-              "and the caveats below)." if scale != "gpu" else "Full test sets, epoch-based training."), ""]
+              "(mE5-small) and an English-only (MiniLM-L6) encoder? " + SCALE_SUMMARY[scale], ""]
     lines += ["Scores are x100 (XQuAD F1, UD POS F1, Tatoeba top-1 accuracy xx->en); `a±b` = mean ± std over seeds "
               "(seed counts in the summary table). Δ = setting − the same model's baseline. "
               "`*` = exceeds seed noise: |Δ| > 2 × pooled seed std AND, where both sides have ≥2 seeds, the min–max ranges over "
@@ -471,13 +473,15 @@ def main(argv=None):
                     help="comma-separated HF ids or dirs (default: mE5-small and MiniLM-L6 from `xstilts models import`)")
     ap.add_argument("--report-only", action="store_true", help="only rebuild the report from the store")
     ap.add_argument("--phases", default=None, help="comma-separated phase indices to run (default all)")
-    ap.add_argument("--results", default=None, help="report path stem (default benchmarks/results/research_question)")
+    ap.add_argument("--results", default=None, help="report path stem (default benchmarks/results/research_question[_SCALE]; quick: in --out)")
     args = ap.parse_args(argv)
     quiet_libraries()  # per-file bars from the libraries would bury the phase log
     sizes = SCALES[args.scale]
     out = Path(args.out).resolve()
+    # A smoke test's report stays in its run dir; real scales go to the committed results folder.
+    results_dir = out if args.scale == "quick" else Path(__file__).parent / "results"
     default_stem = "research_question" + ("" if args.scale == "cpu" else f"_{args.scale}")
-    stem = Path(args.results) if args.results else Path(__file__).parent / "results" / default_stem
+    stem = Path(args.results) if args.results else results_dir / default_stem
     stem.parent.mkdir(parents=True, exist_ok=True)
     # the run that fills the store (a --report-only call reports the command of the run it reads)
     command = (f"python benchmarks/research_question.py --out {args.out} --scale {args.scale} --device {args.device}"
