@@ -70,3 +70,19 @@ def test_multiple_choice_dev_sets_split_into_disjoint_train_and_dev(rq, tmp_path
             for split in ("train", "dev")}
     assert len(csqa["dev"]) == sizes["mc_dev"] and len(csqa["train"]) + len(csqa["dev"]) == 1221
     assert not set(csqa["dev"]) & set(csqa["train"])
+
+
+@pytest.mark.parametrize("scale", ["cpu", "gpu", "quick"])
+def test_every_phase_of_every_scale_is_a_valid_experiment(rq, tmp_path, scale):
+    from xstilts.config import ExperimentConfig
+
+    sizes, info = rq.SCALES[scale], {}
+    data = {**rq.prepare_squad_xquad(tmp_path, sizes, info), **rq.prepare_mc(tmp_path, sizes, info),
+            **rq.prepare_ud(tmp_path, sizes, info), **rq.prepare_tatoeba(tmp_path, sizes, info)}
+    models = ["xlm-roberta-large", "roberta-large"]
+    for _, phase in rq.phases(sizes, models):
+        config = ExperimentConfig.model_validate({**rq.base_config(models, data, sizes, tmp_path, "cuda"), **phase})
+        assert set(config.models) == set(models) and config.seeds
+        for target in config.targets:
+            for template in config.data.get(target, {}).values():  # German is in all three targets
+                assert Path(template.format(lang="de", lang3="deu")).exists(), template
