@@ -15,6 +15,8 @@ most important cells first, and (3) writes the markdown report and a CSV of all 
     # the same study at paper scale on GPUs, e.g. XLM-R large vs RoBERTa large from the hub:
     python benchmarks/research_question.py --scale gpu --device cuda --models xlm-roberta-large,roberta-large \
         --out runs/rq_large
+    # the same on every GPU of a node (one training process per GPU; data derived and reported once):
+    accelerate launch benchmarks/research_question.py --scale gpu --device cuda --models ... --out runs/rq_large
 """
 
 from __future__ import annotations
@@ -27,9 +29,12 @@ import math
 import random
 import statistics
 import sys
+import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
+
+from accelerate import PartialState
 
 from xstilts.cli import quiet_libraries
 from xstilts.config import ExperimentConfig
@@ -487,17 +492,26 @@ def main(argv=None):
     command = (f"python benchmarks/research_question.py --out {args.out} --scale {args.scale} --device {args.device}"
                + (f" --models {args.models}" if args.models else ""))
     work = out / "derived_data"
-    if args.report_only:  # same deterministic derivation (for the report's counts), without touching the run's files
-        import tempfile
+    state = PartialState()  # one process, or one per GPU under `accelerate launch`
+    if args.report_only:
+        if not state.is_main_process:
+            return
+        # same deterministic derivation (for the report's counts), without touching the run's files
         work = Path(tempfile.mkdtemp(prefix="rq_report_"))
-    info: dict = {}
-    data = {**prepare_squad_xquad(work, sizes, info), **prepare_mc(work, sizes, info), **prepare_ud(work, sizes, info),
-            **prepare_tatoeba(work, sizes, info)}
-    if args.models:
-        models = args.models.split(",")
-    else:
-        paths = import_models()
-        models = [str(paths["multilingual-e5-small"]), str(paths["all-minilm-l6-v2"])]
+    derived = work / "derived.json"
+    if state.is_main_process:  # derive data and import models once; the other ranks read what it wrote
+        info: dict = {}
+        data = {**prepare_squad_xquad(work, sizes, info), **prepare_mc(work, sizes, info),
+                **prepare_ud(work, sizes, info), **prepare_tatoeba(work, sizes, info)}
+        if args.models:
+            models = args.models.split(",")
+        else:
+            paths = import_models()
+            models = [str(paths["multilingual-e5-small"]), str(paths["all-minilm-l6-v2"])]
+        _dump(derived, {"info": info, "data": data, "models": models})
+    state.wait_for_everyone()
+    derived_run = json.loads(derived.read_text())
+    info, data, models = derived_run["info"], derived_run["data"], derived_run["models"]
     wall_file = out / "wall_seconds.json"
     wall = json.loads(wall_file.read_text()) if wall_file.exists() else {}
     if not args.report_only:
@@ -506,16 +520,17 @@ def main(argv=None):
             if selected is not None and i not in selected:
                 continue
             started = time.time()
-            print(f"=== phase {i}: {name} ===", flush=True)
+            state.print(f"=== phase {i}: {name} ===", flush=True)
             config = ExperimentConfig.model_validate({**base_config(models, data, sizes, out, args.device), **phase})
             Pipeline(config).run()
-            wall[f"{i} {name}"] = wall.get(f"{i} {name}", 0.0) + time.time() - started
-            wall_file.write_text(json.dumps(wall, indent=1))
-            report(out, stem, info, command, wall, args.scale, args.device)
-            print(f"=== phase {i} done in {time.time() - started:.0f}s ===", flush=True)
-    report(out, stem, info, command, wall, args.scale, args.device)
-    print(f"report: {stem.with_suffix('.md')}")
-
+            if state.is_main_process:
+                wall[f"{i} {name}"] = wall.get(f"{i} {name}", 0.0) + time.time() - started
+                wall_file.write_text(json.dumps(wall, indent=1))
+                report(out, stem, info, command, wall, args.scale, args.device)
+            state.print(f"=== phase {i} done in {time.time() - started:.0f}s ===", flush=True)
+    if state.is_main_process:
+        report(out, stem, info, command, wall, args.scale, args.device)
+        print(f"report: {stem.with_suffix('.md')}")
 
 if __name__ == "__main__":
     main()
