@@ -532,5 +532,6 @@ def main(argv=None):
         report(out, stem, info, command, wall, args.scale, args.device)
         print(f"report: {stem.with_suffix('.md')}")
 
+
 if __name__ == "__main__":
     main()
