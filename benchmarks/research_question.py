@@ -15,7 +15,8 @@ most important cells first, and (3) writes the markdown report and a CSV of all 
     # the same study at paper scale on GPUs, e.g. XLM-R large vs RoBERTa large from the hub:
     python benchmarks/research_question.py --scale gpu --device cuda --models xlm-roberta-large,roberta-large \
         --out runs/rq_large
-    # the same on every GPU of a node (one training process per GPU; data derived and reported once):
+    # the same on every GPU of a node (one training process per GPU; data derived and reported once;
+    # torchrun --standalone --nproc_per_node N works too, on GPUs or CPU processes):
     accelerate launch benchmarks/research_question.py --scale gpu --device cuda --models ... --out runs/rq_large
 """
 
@@ -489,10 +490,11 @@ def main(argv=None):
     stem = Path(args.results) if args.results else results_dir / default_stem
     stem.parent.mkdir(parents=True, exist_ok=True)
     # the run that fills the store (a --report-only call reports the command of the run it reads)
-    command = (f"python benchmarks/research_question.py --out {args.out} --scale {args.scale} --device {args.device}"
+    state = PartialState(cpu=args.device == "cpu")  # one process, or one per device under accelerate launch / torchrun
+    launcher = "accelerate launch" if state.num_processes > 1 else "python"
+    command = (f"{launcher} benchmarks/research_question.py --out {args.out} --scale {args.scale} --device {args.device}"
                + (f" --models {args.models}" if args.models else ""))
     work = out / "derived_data"
-    state = PartialState()  # one process, or one per GPU under `accelerate launch`
     if args.report_only:
         if not state.is_main_process:
             return

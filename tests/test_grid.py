@@ -9,6 +9,7 @@ so runs in this process, in a fresh one and in a Ray worker do the same float ar
 from __future__ import annotations
 
 import importlib.util
+import json
 import multiprocessing
 import os
 import signal
@@ -136,6 +137,22 @@ def test_grid_killed_midway_resumes_to_the_rows_of_an_uninterrupted_run(world, r
     again = subprocess.run(grid_command(config), env=env, check=True, capture_output=True, text=True)
     assert f"({CELLS} before this run)" in " ".join(again.stdout.split())
     assert all_rows(db) == reference
+
+
+def test_two_process_launch_trains_on_both_processes_and_stores_each_cell_once(world):
+    """torchrun on the CPU: the processes join one DDP group (no GPU, no --device needed)."""
+    root, tree, env = world
+    config = write_config(world, "torchrun", models=tree["models"][:1], intermediate=tree["intermediate"][:2],
+                          targets=["xquad", "tatoeba"], seeds=[1])
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+               "-m", "xstilts", "run", str(config)]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert_sound(root / "torchrun" / "results.db", 1 * 2 * 2)
+    states = [json.loads(path.read_text()) for path in (root / "torchrun").rglob("train_state.json")]
+    assert len(states) == 3  # XQuAD fine-tunes after the baseline and after SQuAD, and the SQuAD phase itself
+    assert all(state["processes"] == 2 for state in states)
+    assert result.stdout.count("xquad (f1)") == 1, "tables are printed by the main process only"
 
 
 @pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="ray is not installed (pip install 'xstilts[ray]')")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,8 +84,12 @@ def make_accelerator(settings: TrainSettings, device: str | None = None) -> Acce
         precision = "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() and device != "cpu" else "no"
     # heads not used in a step get no gradient; DDP must be told, or multi-task steps fail
     unused = DistributedDataParallelKwargs(find_unused_parameters=True)
+    # Without a GPU, Accelerate joins the processes of torchrun / accelerate launch only when told it runs on
+    # the CPU; otherwise every process would run the whole grid on its own.
+    launched = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    on_cpu = device == "cpu" or (device is None and launched and not torch.cuda.is_available())
     return Accelerator(mixed_precision=precision, gradient_accumulation_steps=settings.grad_accum,
-                       cpu=device == "cpu", kwargs_handlers=[unused])
+                       cpu=on_cpu, kwargs_handlers=[unused])
 
 
 def _optimizer(model, settings: TrainSettings, learning_rate: float):
@@ -124,6 +129,7 @@ def train(model, tasks: list[TrainTask], step_tasks: list[str], settings: TrainS
         accelerator.load_state(str(checkpoint))
         scheduler.load_state_dict(torch.load(checkpoint / "scheduler.pt", weights_only=True))
         state = json.loads((checkpoint / "trainer_state.json").read_text())
+    state["processes"] = accelerator.num_processes  # recorded: each process takes a share of every batch
 
     def save_checkpoint():
         # Written beside the last checkpoint, then swapped in whole: a kill mid-save must not leave
@@ -181,5 +187,6 @@ def train(model, tasks: list[TrainTask], step_tasks: list[str], settings: TrainS
     if evaluate:
         if not state["evals"] or state["evals"][-1]["step"] != len(plan):
             run_eval()
-        unwrapped.load_state_dict(torch.load(output_dir / BEST_WEIGHTS, weights_only=True))
+        accelerator.wait_for_everyone()  # the main rank may still be writing the best weights
+        unwrapped.load_state_dict(torch.load(output_dir / BEST_WEIGHTS, weights_only=True, map_location="cpu"))
     return state
