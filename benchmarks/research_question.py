@@ -44,6 +44,7 @@ from xstilts.experiments.pipeline import Pipeline
 from xstilts.experiments.provenance import library_versions
 from xstilts.experiments.store import ResultsStore
 from xstilts.modeling.model_import import import_models
+from xstilts.training.loop import runs_on_cpu
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import DATA  # noqa: E402  ../shared/data or $XSTILTS_SHARED_DATA
@@ -238,6 +239,12 @@ def prepare_tatoeba(work: Path, sizes: dict, info: dict) -> dict:
         (out / f"tatoeba.{iso}-eng.eng").write_text("\n".join(eng[i] for i in keep) + "\n", encoding="utf-8")
     info["tatoeba"] = dict(pairs_per_language=sizes["tatoeba_pairs"], languages=len(TATOEBA_LANGS))
     return {"tatoeba": {"test": str(work / "tatoeba/tatoeba.{lang3}-eng.{lang3}")}}
+
+
+def derive_data(work: Path, sizes: dict, info: dict) -> dict:
+    """Every task's derived files under `work`: task -> split -> path (template); counts go to `info`."""
+    return {**prepare_squad_xquad(work, sizes, info), **prepare_mc(work, sizes, info),
+            **prepare_ud(work, sizes, info), **prepare_tatoeba(work, sizes, info)}
 
 
 # ---- the grid as phases ----------------------------------------------------------------------
@@ -490,7 +497,7 @@ def main(argv=None):
     stem = Path(args.results) if args.results else results_dir / default_stem
     stem.parent.mkdir(parents=True, exist_ok=True)
     # the run that fills the store (a --report-only call reports the command of the run it reads)
-    state = PartialState(cpu=args.device == "cpu")  # one process, or one per device under accelerate launch / torchrun
+    state = PartialState(cpu=runs_on_cpu(args.device))  # one process, or one per device under accelerate launch / torchrun
     launcher = "accelerate launch" if state.num_processes > 1 else "python"
     command = (f"{launcher} benchmarks/research_question.py --out {args.out} --scale {args.scale} --device {args.device}"
                + (f" --models {args.models}" if args.models else ""))
@@ -503,8 +510,7 @@ def main(argv=None):
     derived = work / "derived.json"
     if state.is_main_process:  # derive data and import models once; the other ranks read what it wrote
         info: dict = {}
-        data = {**prepare_squad_xquad(work, sizes, info), **prepare_mc(work, sizes, info),
-                **prepare_ud(work, sizes, info), **prepare_tatoeba(work, sizes, info)}
+        data = derive_data(work, sizes, info)
         if args.models:
             models = args.models.split(",")
         else:

@@ -77,8 +77,7 @@ def test_every_phase_of_every_scale_is_a_valid_experiment(rq, tmp_path, scale):
     from xstilts.config import ExperimentConfig
 
     sizes, info = rq.SCALES[scale], {}
-    data = {**rq.prepare_squad_xquad(tmp_path, sizes, info), **rq.prepare_mc(tmp_path, sizes, info),
-            **rq.prepare_ud(tmp_path, sizes, info), **rq.prepare_tatoeba(tmp_path, sizes, info)}
+    data = rq.derive_data(tmp_path, sizes, info)
     models = ["xlm-roberta-large", "roberta-large"]
     for _, phase in rq.phases(sizes, models):
         config = ExperimentConfig.model_validate({**rq.base_config(models, data, sizes, tmp_path, "cuda"), **phase})

@@ -196,7 +196,7 @@ class Pipeline:
         accelerator = make_accelerator(settings, self.config.device)
         model.to(accelerator.device)
         if (finetune_dir / DONE).exists():
-            model.load_state_dict(torch.load(finetune_dir / BEST_WEIGHTS, weights_only=True, map_location=accelerator.device))
+            model.load_state_dict(torch.load(finetune_dir / BEST_WEIGHTS, weights_only=True, map_location="cpu"))
         else:
             task = TrainTask(spec.name, spec.head_name, features, settings.batch_size)
             total = settings.max_steps or int(round(settings.epochs * steps_per_epoch([task])))

@@ -78,18 +78,21 @@ def remove_checkpoints(output_dir: Path) -> None:
         shutil.rmtree(output_dir / name, ignore_errors=True)
 
 
+def runs_on_cpu(device: str | None) -> bool:
+    """Whether Accelerate must be told it is on the CPU. Without a GPU it joins the processes of torchrun /
+    accelerate launch only when told so; otherwise every process would run the whole grid on its own."""
+    launched = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    return device == "cpu" or (device is None and launched and not torch.cuda.is_available())
+
+
 def make_accelerator(settings: TrainSettings, device: str | None = None) -> Accelerator:
     precision = settings.precision
     if precision == "auto":
         precision = "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() and device != "cpu" else "no"
     # heads not used in a step get no gradient; DDP must be told, or multi-task steps fail
     unused = DistributedDataParallelKwargs(find_unused_parameters=True)
-    # Without a GPU, Accelerate joins the processes of torchrun / accelerate launch only when told it runs on
-    # the CPU; otherwise every process would run the whole grid on its own.
-    launched = int(os.environ.get("WORLD_SIZE", "1")) > 1
-    on_cpu = device == "cpu" or (device is None and launched and not torch.cuda.is_available())
     return Accelerator(mixed_precision=precision, gradient_accumulation_steps=settings.grad_accum,
-                       cpu=on_cpu, kwargs_handlers=[unused])
+                       cpu=runs_on_cpu(device), kwargs_handlers=[unused])
 
 
 def _optimizer(model, settings: TrainSettings, learning_rate: float):
@@ -188,5 +191,6 @@ def train(model, tasks: list[TrainTask], step_tasks: list[str], settings: TrainS
         if not state["evals"] or state["evals"][-1]["step"] != len(plan):
             run_eval()
         accelerator.wait_for_everyone()  # the main rank may still be writing the best weights
+        # via the CPU: load_state_dict copies onto the model's device, and torch.load rejects multi-CPU's "cpu:0"
         unwrapped.load_state_dict(torch.load(output_dir / BEST_WEIGHTS, weights_only=True, map_location="cpu"))
     return state
