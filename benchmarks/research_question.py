@@ -37,13 +37,14 @@ from pathlib import Path
 
 from accelerate import PartialState
 
-from xstilts.cli import quiet_libraries
 from xstilts.config import ExperimentConfig
 from xstilts.data.retrieval_readers import TATOEBA_ISO3
 from xstilts.experiments.pipeline import Pipeline
 from xstilts.experiments.provenance import library_versions
 from xstilts.experiments.store import ResultsStore
 from xstilts.modeling.model_import import import_models
+from xstilts.quiet import quiet_libraries
+from xstilts.tasks.registry import get_task
 from xstilts.training.loop import runs_on_cpu
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -283,16 +284,14 @@ def phases(sizes: dict, models: list[str]) -> list[tuple[str, dict]]:
 
 
 # ---- report ----------------------------------------------------------------------------------
-HEADLINE = {"xquad": "f1", "udpos": "f1", "tatoeba": "accuracy"}
-
-
 def collect(store: ResultsStore):
-    """(model, target, setting) -> {lang: [values over seeds]} of the headline metric (x100)."""
-    scores = defaultdict(lambda: defaultdict(dict))
+    """(model, target, setting) -> {lang: {seed: headline score}} (the registry's headline, x100)."""
+    metrics = defaultdict(dict)
     for row in store.rows(latest=True):
-        if row["metric"] == HEADLINE.get(row["target"]):
-            value = row["value"]  # every metric is already in percent
-            scores[(row["model"], row["target"], row["intermediate"])][row["language"]][row["seed"]] = value
+        metrics[(row["model"], row["target"], row["intermediate"], row["language"], row["seed"])][row["metric"]] = row["value"]
+    scores = defaultdict(lambda: defaultdict(dict))
+    for (model, target, setting, lang, seed), by_metric in metrics.items():
+        scores[(model, target, setting)][lang][seed] = get_task(target).headline_value(by_metric)
     return scores
 
 
@@ -326,21 +325,21 @@ def fmt(values):
     return f"{m:.1f}" + (f"±{statistics.stdev(values):.1f}" if len(values) > 1 else "")
 
 
-def english_dev_scores(out: Path) -> list[str]:
-    """English dev score (the model-selection metric) of every training phase, from its train_state.json:
+def english_dev_scores(store: ResultsStore) -> list[str]:
+    """English dev headline (the model-selection score) of every training phase, as stored with each cell:
     shows whether a phase learned anything at this step budget."""
+    metrics = defaultdict(dict)  # one entry per phase run: targets of a (model, setting, seed) share phase 1
+    for row in store.dev_rows():
+        phase_run = row["seed"] if row["phase"] == "intermediate" else (row["seed"], row["target"])
+        metrics[(row["model"], row["intermediate"], row["phase"], row["task"], phase_run)][row["metric"]] = row["value"]
     scores = defaultdict(list)  # (model, setting, phase task) -> [score per seed]
-    for state_file in sorted(out.glob("*/*/seed*/*/train_state.json")):
-        state = json.loads(state_file.read_text())
-        model_dir, setting_dir = state_file.parts[-5], state_file.parts[-4]
-        model = next((label for name, label in MODEL_NAMES.items() if model_dir.endswith(name)), model_dir)
-        phase = "intermediate" if state_file.parent.name == "intermediate" else "target"
-        task = "+".join(state.get("tasks", [])) or "?"
-        scores[(model, setting_dir.rsplit("-", 1)[0], f"{phase} {task}")].append(state["best_score"])
+    for (model, setting, phase, task, _), by_metric in sorted(metrics.items()):
+        label = MODEL_NAMES.get(Path(model).name, Path(model).name)
+        scores[(label, setting, f"{phase} {task}")].append(get_task(task).headline_value(by_metric))
     if not scores:
         return []
     lines = ["## English dev scores of each training phase", "",
-             "The metric each phase selects on (SQuAD F1, MC accuracy, UD POS F1), mean over seeds; "
+             "The score each phase selects on (the task's headline), mean over seeds; "
              "phase-2 rows are the target fine-tune that follows the named intermediate setting.", "",
              "| model | setting | phase | English dev | seeds |", "|---|---|---|---|---|"]
     for (model, setting, phase), values in sorted(scores.items()):
@@ -366,7 +365,7 @@ def report(run_dir: Path, stem: Path, info: dict, command: str, wall: dict, scal
               "(e.g. Tatoeba baseline is deterministic and the setting has one seed).", ""]
     summary = []
     for target in ("xquad", "udpos", "tatoeba"):
-        lines += [f"## {target} ({HEADLINE[target]})", ""]
+        lines += [f"## {target} ({get_task(target).headline_name})", ""]
         for model in models:
             settings = [s for s in order if (model, target, s) in scores]
             if not settings:
@@ -426,7 +425,7 @@ def report(run_dir: Path, stem: Path, info: dict, command: str, wall: dict, scal
                       f"| MiniLM-L6 | {nl_mini:.1f} | {la_mini:.1f} | {avg(mini, lambda l: True):.1f} |", "",
                       f"Non-Latin: {', '.join(sorted(NON_LATIN))}. Sanity (mE5 > MiniLM by >20 points on non-Latin scripts): "
                       f"**{'PASS' if ok else 'FLAG - mE5-small is not far above MiniLM on non-Latin scripts'}**.", ""]
-    lines += english_dev_scores(run_dir)
+    lines += english_dev_scores(store)
     # settings
     lines += ["## Settings", "", "Data derived into the work dir (official formats; seeded with split seed "
               f"{SPLIT_SEED}; never committed):", "", "```json", json.dumps(info, indent=1), "```", "",

@@ -12,6 +12,7 @@ import importlib.util
 import json
 import multiprocessing
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -152,7 +153,28 @@ def test_two_process_launch_trains_on_both_processes_and_stores_each_cell_once(w
     states = [json.loads(path.read_text()) for path in (root / "torchrun").rglob("train_state.json")]
     assert len(states) == 3  # XQuAD fine-tunes after the baseline and after SQuAD, and the SQuAD phase itself
     assert all(state["processes"] == 2 for state in states)
-    assert result.stdout.count("xquad (f1)") == 1, "tables are printed by the main process only"
+    assert result.stdout.count("xquad ((EM + F1) / 2)") == 1, "tables are printed by the main process only"
+
+    # Sharded evaluation: each process evaluated its own share of every cell's test sets...
+    log = " ".join(result.stdout.split())
+    shares = {rank: sum(int(n) for n in re.findall(rf"process {rank}/2 evaluated (\d+) inputs", log)) for rank in (0, 1)}
+    assert log.count("process 0/2 evaluated") == log.count("process 1/2 evaluated") == 4
+    # ...and together they scored exactly what one process scores alone on the same trained phases
+    sharded = all_rows(root / "torchrun" / "results.db")
+    (root / "torchrun" / "results.db").unlink()
+    import torch
+    from xstilts.config import load_config
+    from xstilts.experiments.pipeline import Pipeline
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the float arithmetic of the OMP_NUM_THREADS=1 processes
+    try:
+        alone = Pipeline(load_config(config))
+        alone.run()
+    finally:
+        torch.set_num_threads(threads)
+    assert all_rows(root / "torchrun" / "results.db") == sharded
+    assert shares[0] + shares[1] == alone.phases.evaluated and min(shares.values()) >= alone.phases.evaluated // 2 - 8
 
 
 @pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="ray is not installed (pip install 'xstilts[ray]')")

@@ -13,7 +13,7 @@ from xstilts.demo import build_tiny_model, corpus_texts, demo_config, write_fixt
 from xstilts.experiments.pipeline import Pipeline
 from xstilts.modeling.model import MultiTaskModel, load_encoder
 from xstilts.tasks.registry import get_task
-from xstilts.training.loop import TrainTask, make_accelerator, train
+from xstilts.training.loop import TrainRun, TrainTask, make_accelerator, train
 
 TINY = dict(hidden=32, layers=1, vocab_size=600)
 FAST = {"learning_rate": 2e-3, "batch_size": 8, "max_length": 96, "precision": "no", "save_every": 1000}
@@ -45,7 +45,7 @@ def make_pipeline(demo, tmp_path, **changes):
 def test_phase2_starts_from_phase1_encoder_with_fresh_heads(demo, tmp_path):
     pipeline = make_pipeline(demo, tmp_path)
     setting = next(s for s in pipeline.config.intermediate if s.tasks)
-    encoder_dir = pipeline.intermediate_encoder(pipeline.config.models[0], setting, seed=1)
+    encoder_dir = pipeline.phases.intermediate_encoder(pipeline.planner.cell(pipeline.config.models[0], setting, 1, "xquad"))
     phase1 = torch.load(pipeline.config.output_dir.glob("*/squad-*/seed1/intermediate").__next__() / "best_model.pt")
     phase1_encoder = {k.removeprefix("encoder."): v for k, v in phase1.items() if k.startswith("encoder.")}
 
@@ -66,8 +66,8 @@ def test_phase2_starts_from_phase1_encoder_with_fresh_heads(demo, tmp_path):
 
 def tagging_task(pipeline, tokenizer, batch_size=8):
     spec = get_task("udpos")
-    labels = pipeline.labels(spec)
-    features = pipeline.features(spec, "train", "en", tokenizer, 96, labels)
+    labels = pipeline.data.labels(spec)
+    features = pipeline.data.features(spec, "train", "en", tokenizer, 96, labels)
     return spec, labels, TrainTask("udpos", "udpos", features, batch_size)
 
 
@@ -81,10 +81,10 @@ def tagging_model(pipeline, encoder_dir, labels):
 
 def test_training_loss_decreases_on_learnable_fixture(demo, tmp_path):
     pipeline = make_pipeline(demo, tmp_path)
-    model, tokenizer = tagging_model(pipeline, demo[1], pipeline.labels(get_task("udpos")))
+    model, tokenizer = tagging_model(pipeline, demo[1], pipeline.data.labels(get_task("udpos")))
     _, _, task = tagging_task(pipeline, tokenizer)
-    settings = pipeline.config.target_training
-    state = train(model, [task], ["udpos"] * 60, settings, 3e-3, tmp_path / "t", 1, tokenizer.pad_token_id,
+    settings = pipeline.config.target_training.model_copy(update={"learning_rate": 3e-3})
+    state = train(model, TrainRun([task], ["udpos"] * 60, settings, tmp_path / "t", 1, tokenizer.pad_token_id),
                   make_accelerator(settings, "cpu"))
     first, last = sum(state["losses"][:10]) / 10, sum(state["losses"][-10:]) / 10
     assert last < 0.5 * first, (first, last)
@@ -93,12 +93,12 @@ def test_training_loss_decreases_on_learnable_fixture(demo, tmp_path):
 def test_resume_after_interruption_matches_uninterrupted_run(demo, tmp_path):
     pipeline = make_pipeline(demo, tmp_path)
     spec = get_task("udpos")
-    settings = pipeline.config.target_training.model_copy(update={"save_every": 6})
+    settings = pipeline.config.target_training.model_copy(update={"save_every": 6, "learning_rate": 3e-3})
 
     def run(output_dir, interrupt_at_eval=None):
-        model, tokenizer = tagging_model(pipeline, demo[1], pipeline.labels(spec))
+        model, tokenizer = tagging_model(pipeline, demo[1], pipeline.data.labels(spec))
         _, labels, task = tagging_task(pipeline, tokenizer)
-        scorer = pipeline.dev_scorer([spec], tokenizer, {"udpos": settings}, {"udpos": labels})
+        scorer = pipeline.phases.dev_scorer([spec], tokenizer, {"udpos": settings}, {"udpos": labels})
         calls = []
 
         def evaluate(m):
@@ -106,8 +106,8 @@ def test_resume_after_interruption_matches_uninterrupted_run(demo, tmp_path):
             if len(calls) == interrupt_at_eval:
                 raise KeyboardInterrupt("simulated kill")
             return scorer(m)
-        state = train(model, [task], ["udpos"] * 16, settings, 3e-3, output_dir, 7, tokenizer.pad_token_id,
-                      make_accelerator(settings, "cpu"), evaluate, eval_every=4)
+        state = train(model, TrainRun([task], ["udpos"] * 16, settings, output_dir, 7, tokenizer.pad_token_id,
+                                      evaluate, eval_every=4), make_accelerator(settings, "cpu"))
         return state, model.state_dict()
 
     expected_state, expected_weights = run(tmp_path / "straight")
@@ -130,12 +130,24 @@ def test_pipeline_runs_all_phases_and_stores_every_language(demo, tmp_path):
         for target, langs in pipeline.config.languages.items():
             assert {(setting, target, lang) for lang in langs} <= seen
     assert {r["metric"] for r in rows if r["target"] == "xquad"} == {"exact_match", "f1"}
-    saved = store.cell_config(rows[0]["cell_key"])
+    key = {r["target"]: r["cell_key"] for r in rows if r["intermediate"] == "squad"}
+    saved = store.cell_config(key["xquad"])
     assert saved["versions"]["torch"] == metadata.version("torch")
     assert saved["config"]["target_training"]["max_length"] == 96
+    # retrieval trains nothing: its cell records the retrieval settings and no training fields
+    retrieval = store.cell_config(key["tatoeba"])["config"]
+    assert "target_training" not in retrieval and retrieval["retrieval"]["pooling"] == "mean"
+    # the English dev scores of both phases' selected models are stored with the cell
+    dev = {(r["phase"], r["task"], r["metric"]) for r in store.dev_rows([key["xquad"]])}
+    assert {("intermediate", "squad_v1", "f1"), ("target", "xquad", "exact_match"), ("target", "xquad", "f1")} <= dev
+    assert not store.dev_rows([key["tatoeba"]]) or {r["phase"] for r in store.dev_rows([key["tatoeba"]])} == {"intermediate"}
     # a second run finds every cell done and trains nothing
     before = len(rows)
     assert len(make_pipeline(demo, tmp_path).run().rows()) == before
+    # a new target learning rate re-runs the fine-tuned targets only, not retrieval
+    changed = make_pipeline(demo, tmp_path, target_training={**FAST, "max_steps": 12, "learning_rate": 1e-3})
+    new_keys = {c.spec.name: c.key for c in changed.cells() if c.setting.name == "squad"}
+    assert new_keys["tatoeba"] == key["tatoeba"] and new_keys["xquad"] != key["xquad"]
 
 
 def test_a_data_file_edited_in_place_reruns_its_cells_and_an_identical_rewrite_does_not(demo, tmp_path):

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import math
 from collections import Counter
 
 import pytest
 import torch
 
-import xstilts.experiments.pipeline as pipeline_module
+import xstilts.experiments.phases as phases_module
 from xstilts.config import load_config
 from xstilts.demo import LANGS, build_tiny_model, corpus_texts, demo_config, write_fixtures
 from xstilts.experiments.pipeline import Pipeline
@@ -74,8 +73,8 @@ def test_mlm_and_translated_intermediate_settings_run_end_to_end(demo, tmp_path,
                 ])
     pipeline = Pipeline(load_config(base=tree))
     mixed = []  # what the pipeline asked the sampler for
-    real = pipeline_module.task_probabilities
-    monkeypatch.setattr(pipeline_module, "task_probabilities",
+    real = phases_module.task_probabilities
+    monkeypatch.setattr(phases_module, "task_probabilities",
                         lambda sizes, *args: mixed.append((sizes, args)) or real(sizes, *args))
     rows = pipeline.run().rows()
 
@@ -91,10 +90,10 @@ def test_mlm_and_translated_intermediate_settings_run_end_to_end(demo, tmp_path,
     # translated data: the German file is what squad_de reads, and it trains a different encoder
     spec = get_task("squad_v1")
     setting = {s.name: s for s in pipeline.config.intermediate}
-    questions = {ex.question for ex in pipeline.examples(spec, "train", "en", setting["squad_de"].data)}
+    questions = {ex.question for ex in pipeline.data.examples(spec, "train", "en", setting["squad_de"].data)}
     assert any(q.startswith(("Wo wohnt", "Wann wurde", "Als was")) for q in questions)
-    encoders = {name: load_encoder(pipeline.intermediate_encoder(str(model), setting[name], 1))[0].state_dict()
+    encoders = {name: load_encoder(pipeline.phases.intermediate_encoder(pipeline.planner.cell(str(model), setting[name], 1, pipeline.config.targets[0])))[0].state_dict()
                 for name in ("squad_en", "squad_de")}
     assert any(not torch.equal(encoders["squad_en"][k], encoders["squad_de"][k]) for k in encoders["squad_en"])
     # and the data override is part of the phase-1 key, so the two never share a checkpoint
-    assert json.dumps(pipeline.phase1_config(setting["squad_de"])) != json.dumps(pipeline.phase1_config(setting["squad_en"]))
+    assert pipeline.planner.phase(setting["squad_de"]).key != pipeline.planner.phase(setting["squad_en"]).key

@@ -14,15 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .errors import XstiltsError
-
-def quiet_libraries():
-    """Our own progress bars are the ones to watch; silence the libraries' per-file bars."""
-    import datasets
-    import transformers
-
-    datasets.disable_progress_bars()
-    transformers.utils.logging.disable_progress_bar()
-    transformers.utils.logging.set_verbosity_error()
+from .quiet import quiet_libraries
 
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -43,16 +35,19 @@ def _run_guarded(fn):
 
 @app.command()
 def tasks():
-    """List every registered task with its family, languages, metric and defaults."""
-    from .tasks.registry import TASKS
+    """List every registered task with its family, languages, headline metric and training defaults."""
+    from .tasks.registry import TASKS, family_of
 
     table = Table(title="xstilts tasks")
-    for column in ("task", "role", "family", "metric", "langs", "max_len", "batch", "epochs", "lr"):
+    for column in ("task", "role", "family", "headline", "langs", "max_len", "batch", "epochs", "lr", "task_options"):
         table.add_column(column, no_wrap=True)
     table.add_column("languages")
     for spec in TASKS.values():
-        table.add_row(spec.name, spec.role, spec.family, spec.metric, str(len(spec.languages)), str(spec.max_length),
-                      str(spec.batch_size), f"{spec.epochs:g}", f"{spec.learning_rate:g}", " ".join(spec.languages))
+        training = (spec.max_length, spec.batch_size, spec.epochs, spec.learning_rate)
+        options = " ".join(f"{name}={default}" for name, (default, _) in family_of(spec).options.items())
+        table.add_row(spec.name, spec.role, spec.family, spec.headline_name, str(len(spec.languages)),
+                      *("-" if value is None else f"{value:g}" for value in training), options or "-",
+                      " ".join(spec.languages))
     console.print(table)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -74,7 +74,8 @@ class ExperimentConfig(Strict):
     max_examples: dict[str, int] = Field(default_factory=dict)      # split -> cap (seeded subsample)
     intermediate_training: TrainSettings = Field(default_factory=TrainSettings)
     target_training: TrainSettings = Field(default_factory=TrainSettings)
-    task_training: dict[str, TrainSettings] = Field(default_factory=dict)
+    task_training: dict[str, TrainSettings] = Field(default_factory=dict)  # per task, and "mlm"
+    task_options: dict[str, dict[str, Any]] = Field(default_factory=dict)  # task -> option -> value (`xstilts tasks` lists them)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     device: str | None = None              # None: what Accelerate picks (GPU when present)
     feature_cache: bool = True

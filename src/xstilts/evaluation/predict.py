@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from accelerate import PartialState
+from accelerate.utils import gather_object
 from datasets import Dataset
 
 from ..data.features import pad_batch, sequence_lengths
@@ -28,3 +30,15 @@ def predict_logits(model, head: str, features: Dataset, pad_token_id: int, batch
         for row, i in enumerate(idx):
             outputs[i] = logits[row, :lengths[i]] if token_level else logits[row]
     return outputs
+
+
+def map_sharded(compute, n: int) -> tuple[list, int]:
+    """Each process computes compute(its indices) for an interleaved share of range(n); every process
+    gets all n outputs in order, and the number it computed itself."""
+    state = PartialState()
+    mine = list(range(state.process_index, n, state.num_processes))
+    outputs = list(compute(mine)) if mine else []
+    if state.num_processes == 1:
+        return outputs, len(mine)
+    pairs = sorted(gather_object(list(zip(mine, outputs))), key=lambda pair: pair[0])
+    return [output for _, output in pairs], len(mine)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from statistics import fmean
 
+from ..tasks.registry import get_task
+
 __all__ = ["TASK_GROUPS", "TASKS", "task_score", "xtreme_score"]
 
 TASK_GROUPS: dict[str, list[str]] = {
@@ -14,34 +16,14 @@ TASK_GROUPS: dict[str, list[str]] = {
 }
 TASKS: list[str] = [task for tasks in TASK_GROUPS.values() for task in tasks]
 
-# Headline metric keys per task; QA tasks average EM and F1.
-_HEADLINE: dict[str, tuple[str, ...]] = {
-    "xnli": ("accuracy",),
-    "pawsx": ("accuracy",),
-    "udpos": ("f1",),
-    "panx": ("f1",),
-    "xquad": ("exact_match", "f1"),
-    "mlqa": ("exact_match", "f1"),
-    "tydiqa": ("exact_match", "f1"),
-    "bucc2018": ("f1",),
-    "tatoeba": ("accuracy",),
-}
-
-
 def task_score(metrics_by_lang: dict[str, dict[str, float]], task: str) -> float:
-    """Mean over languages of the task's headline metric (QA: (EM + F1) / 2)."""
-    if task not in _HEADLINE:
+    """Mean over languages of the task's headline score (the registry's; QA: (EM + F1) / 2)."""
+    if task not in TASKS:
         raise ValueError(f"unknown XTREME task {task!r}; expected one of {TASKS}")
     if not metrics_by_lang:
         raise ValueError(f"no languages to score for {task}")
-    keys = _HEADLINE[task]
-    per_lang = []
-    for lang, metrics in metrics_by_lang.items():
-        missing = [k for k in keys if k not in metrics]
-        if missing:
-            raise KeyError(f"{task}/{lang}: missing metric(s) {missing}; has {sorted(metrics)}")
-        per_lang.append(fmean(float(metrics[k]) for k in keys))
-    return fmean(per_lang)
+    spec = get_task(task)
+    return fmean(spec.headline_value(metrics) for metrics in metrics_by_lang.values())
 
 
 def xtreme_score(results: dict[str, dict[str, dict[str, float]]]) -> dict:

@@ -19,6 +19,7 @@ from rich.console import Console
 
 from ..config import ExperimentConfig, save_config
 from ..errors import XstiltsError
+from ..quiet import quiet_libraries
 from .pipeline import Pipeline
 
 # Environment a Ray worker needs to see the same caches and thread settings as the driver.
@@ -37,15 +38,14 @@ class GridSummary:
 def group_cells(pipeline: Pipeline) -> dict[tuple[str, str, int], list[str]]:
     """(model, setting name, seed) -> targets, in the grid's order."""
     groups: dict[tuple[str, str, int], list[str]] = {}
-    for model, setting, seed, target in pipeline.cells():
-        groups.setdefault((model, setting.name, seed), []).append(target)
+    for cell in pipeline.cells():
+        groups.setdefault((cell.model, cell.setting.name, cell.seed), []).append(cell.spec.name)
     return groups
 
 
 def finished(pipeline: Pipeline) -> set[tuple[str, str, int, str]]:
     """The grid's cells whose key is already in the store."""
-    return {(m, s.name, seed, t) for m, s, seed, t in pipeline.cells()
-            if pipeline.store.has_cell(pipeline.cell_key(m, s, t, seed))}
+    return {(c.model, c.setting.name, c.seed, c.spec.name) for c in pipeline.cells() if pipeline.store.has_cell(c.key)}
 
 
 def _check_unique_settings(config: ExperimentConfig) -> None:
@@ -62,14 +62,12 @@ def run_local(config: ExperimentConfig, console: Console, **_) -> list[str]:
 
 def run_group(config_json: dict, model: str, setting_name: str, seed: int, targets: list[str]) -> int:
     """One group, in whatever process runs it: the intermediate checkpoint, then each target."""
-    from ..cli import quiet_libraries  # workers start bare: silence library progress bars there too
-
-    quiet_libraries()
+    quiet_libraries()  # workers start bare: silence library progress bars there too
     config = ExperimentConfig.model_validate(config_json)
     pipeline = Pipeline(config)
     setting = next(s for s in config.intermediate if s.name == setting_name)
     for target in targets:
-        pipeline.run_cell(model, setting, seed, target)
+        pipeline.run_cell(pipeline.planner.cell(model, setting, seed, target))
     return len(targets)
 
 

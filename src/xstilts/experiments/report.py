@@ -25,8 +25,9 @@ import numpy as np  # noqa: E402
 
 from ..errors import XstiltsError  # noqa: E402
 from ..evaluation.xtreme_score import TASKS as XTREME_TASKS  # noqa: E402
-from ..evaluation.xtreme_score import task_score, xtreme_score  # noqa: E402
+from ..evaluation.xtreme_score import xtreme_score  # noqa: E402
 from ..tasks.registry import get_task  # noqa: E402
+from .cells import slug  # noqa: E402
 
 AVG = "XTREME avg"
 
@@ -56,11 +57,8 @@ class Section:
 
 # ---- scores -------------------------------------------------------------------------
 def score(target: str, metrics_by_lang: dict[str, dict[str, float]]) -> float:
-    """Headline score of one target over the given languages (XTREME's definition where it has one)."""
-    if target in XTREME_TASKS:
-        return task_score(metrics_by_lang, target)
-    metric = get_task(target).metric
-    return fmean(m[metric] for m in metrics_by_lang.values())
+    """Headline score of one target, averaged over the given languages."""
+    return fmean(get_task(target).headline_value(m) for m in metrics_by_lang.values())
 
 
 class Results:
@@ -181,11 +179,7 @@ def language_table(r: Results, model: str, target: str) -> Table:
             value = r.mean(model, setting, target, chosen)
             cells.append(fmt(value - base if None not in (value, base) else None, True) if r.baseline else fmt(value))
         rows.append(cells)
-    return Table(f"{target} ({headline_name(target)}) – {r.names[model]}", header, rows)
-
-
-def headline_name(target: str) -> str:
-    return "(EM + F1) / 2" if get_task(target).family == "span_qa" else get_task(target).metric
+    return Table(f"{target} ({get_task(target).headline_name}) – {r.names[model]}", header, rows)
 
 
 def comparison_tables(r: Results) -> Section:
@@ -203,7 +197,7 @@ def comparison_tables(r: Results) -> Section:
                 else:
                     cells.append(mean_std(r.per_seed(model, setting, target)))
             rows.append(cells)
-        title = AVG if target == AVG else f"{target} ({headline_name(target)})"
+        title = AVG if target == AVG else f"{target} ({get_task(target).headline_name})"
         section.blocks.append(Table(title, ["intermediate"] + [r.names[m] for m in r.models], rows))
     return section
 
@@ -262,14 +256,10 @@ def language_bars(r: Results, model: str, target: str) -> Figure:
                label=setting, color=colours(k % 10), capsize=2,
                error_kw={"elinewidth": 0.8, "ecolor": "#444"})
     ax.set_xticks(range(len(langs)), langs)
-    ax.set_ylabel(headline_name(target))
+    ax.set_ylabel(get_task(target).headline_name)
     ax.set_title(f"{target} – {r.names[model]}")
     ax.legend(fontsize=8, ncols=min(len(r.settings), 4), loc="upper left", bbox_to_anchor=(0, -0.12))
     return Figure(f"languages_{slug(r.names[model])}_{target}.png", f"{target} per language – {r.names[model]}", png(fig))
-
-
-def slug(text: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)
 
 
 SECTIONS = (main_tables, heatmaps, language_sections, comparison_tables)

@@ -15,6 +15,9 @@ CREATE TABLE IF NOT EXISTS cells (
 CREATE TABLE IF NOT EXISTS results (
     cell_key TEXT REFERENCES cells(cell_key), language TEXT, metric TEXT, value REAL,
     PRIMARY KEY (cell_key, language, metric));
+CREATE TABLE IF NOT EXISTS dev_results (
+    cell_key TEXT REFERENCES cells(cell_key), phase TEXT, task TEXT, metric TEXT, value REAL,
+    PRIMARY KEY (cell_key, phase, task, metric));
 """
 # The most recently finished cell of each (model, intermediate, target, seed).
 LATEST_CELLS = ("SELECT cell_key FROM (SELECT cell_key, ROW_NUMBER() OVER (PARTITION BY model, intermediate, target, seed "
@@ -37,16 +40,22 @@ class ResultsStore:
             return db.execute("SELECT 1 FROM cells WHERE cell_key = ?", (cell_key,)).fetchone() is not None
 
     def add_cell(self, cell_key: str, model: str, intermediate: str, target: str, seed: int,
-                 metrics: dict[str, dict[str, float]], config: dict, versions: dict, wall_seconds: float) -> None:
-        """All rows of a cell land together or not at all; re-adding a finished cell replaces it."""
+                 metrics: dict[str, dict[str, float]], config: dict, versions: dict, wall_seconds: float,
+                 dev: dict[str, dict[str, dict[str, float]]] | None = None) -> None:
+        """All rows of a cell land together or not at all; re-adding a finished cell replaces it.
+        dev: phase -> task -> metric -> value, the English dev scores of the selected models."""
         with self._connect() as db:  # the context manager commits or rolls back as one transaction
             db.execute("DELETE FROM results WHERE cell_key = ?", (cell_key,))
+            db.execute("DELETE FROM dev_results WHERE cell_key = ?", (cell_key,))
             db.execute("INSERT OR REPLACE INTO cells VALUES (?,?,?,?,?,?,?,?,?)",
                        (cell_key, model, intermediate, target, seed, json.dumps(config, default=str),
                         json.dumps(versions), wall_seconds, datetime.now(timezone.utc).isoformat()))
             db.executemany("INSERT INTO results VALUES (?,?,?,?)",
                            [(cell_key, lang, metric, float(value))
                             for lang, by_metric in metrics.items() for metric, value in by_metric.items()])
+            db.executemany("INSERT INTO dev_results VALUES (?,?,?,?,?)",
+                           [(cell_key, phase, task, metric, float(value)) for phase, by_task in (dev or {}).items()
+                            for task, by_metric in by_task.items() for metric, value in by_metric.items()])
 
     def rows(self, latest: bool = False, cell_keys=None, **filters) -> list[dict]:
         """Result rows joined with their cell, filtered by equality on any of COLUMNS.
@@ -66,6 +75,16 @@ class ResultsStore:
             keep = set(cell_keys)
             rows = [row for row in rows if row["cell_key"] in keep]
         return rows
+
+    def dev_rows(self, cell_keys=None) -> list[dict]:
+        """English dev scores of the models each cell selected, per phase ("intermediate", "target") and task."""
+        columns = ("model", "intermediate", "target", "seed", "phase", "task", "metric", "value", "cell_key")
+        with self._connect() as db:
+            rows = [dict(zip(columns, row)) for row in db.execute(
+                "SELECT c.model, c.intermediate, c.target, c.seed, d.phase, d.task, d.metric, d.value, d.cell_key "
+                "FROM dev_results d JOIN cells c USING (cell_key) ORDER BY c.model, c.intermediate, c.target, c.seed")]
+        keep = None if cell_keys is None else set(cell_keys)
+        return rows if keep is None else [row for row in rows if row["cell_key"] in keep]
 
     def superseded(self) -> int:
         """Cells hidden by rows(latest=True): an identity's older runs."""

@@ -14,11 +14,13 @@ BASELINE = "baseline"
 
 
 def headline(rows: list[dict]) -> dict:
-    """(model, target, setting, language) -> mean over seeds of the target's headline metric."""
-    values = defaultdict(list)
+    """(model, target, setting, language) -> mean over seeds of the target's headline score."""
+    metrics = defaultdict(dict)
     for row in rows:
-        if row["metric"] == get_task(row["target"]).metric:
-            values[(row["model"], row["target"], row["intermediate"], row["language"])].append(row["value"])
+        metrics[(row["model"], row["target"], row["intermediate"], row["language"], row["seed"])][row["metric"]] = row["value"]
+    values = defaultdict(list)
+    for (model, target, setting, lang, _), by_metric in metrics.items():
+        values[(model, target, setting, lang)].append(get_task(target).headline_value(by_metric))
     return {key: mean(v) for key, v in values.items()}
 
 
@@ -29,7 +31,7 @@ def comparison_tables(rows: list[dict], baseline: str = BASELINE) -> list[Table]
         settings = sorted({s for m, t, s, _ in scores if (m, t) == (model, target)}, key=lambda s: (s != baseline, s))
         languages = sorted({l for m, t, _, l in scores if (m, t) == (model, target)})
         # the folder name keeps the title within the table's width; the store keeps the full path
-        table = Table(title=f"{target} ({get_task(target).metric}) - {Path(model).name or model}")
+        table = Table(title=f"{target} ({get_task(target).headline_name}) - {Path(model).name or model}")
         table.add_column("lang")
         for setting in settings:
             table.add_column(setting, justify="right")

@@ -10,6 +10,9 @@ from typing import Callable
 from ..errors import XstiltsError
 
 
+HEADLINE_NAMES = {"exact_match": "EM", "exact": "EM", "f1": "F1"}
+
+
 @dataclass(frozen=True)
 class Source:
     """One file (path template relative to the data dir) and the reader for its format.
@@ -29,17 +32,31 @@ class TaskSpec:
     role: str                        # intermediate | target
     languages: tuple[str, ...]       # evaluation languages (training is English)
     sources: dict[str, tuple[Source, ...]]  # split -> files concatenated in order
-    metric: str                      # headline metric used for model selection and reports
+    # metric keys whose mean is the task's one headline score: model selection on English dev,
+    # tables, report, XTREME score and benchmarks all read it (QA: (EM + F1) / 2, as XTREME scores it)
+    headline: tuple[str, ...]
     labels: tuple[str, ...] | None = None   # None: read from label_file or collected from train data
     label_file: str | None = None
     head: str | None = None          # head name; tasks sharing one (ANLI+ parts) give the same name
-    max_length: int = 256
-    batch_size: int = 32
-    epochs: float = 3.0
-    learning_rate: float = 2e-5
+    max_length: int | None = 256     # training defaults; None for tasks that train nothing (retrieval)
+    batch_size: int | None = 32
+    epochs: float | None = 3.0
+    learning_rate: float | None = 2e-5
     lang_codes: dict[str, str] = field(default_factory=dict)  # lang -> {lang3}
     options: dict = field(default_factory=dict)  # family-specific switches, e.g. MLQA normalisation
     description: str = ""
+
+    @property
+    def headline_name(self) -> str:
+        if len(self.headline) == 1:
+            return self.headline[0]
+        return f"({' + '.join(HEADLINE_NAMES.get(k, k) for k in self.headline)}) / {len(self.headline)}"
+
+    def headline_value(self, metrics: dict[str, float]) -> float:
+        missing = [k for k in self.headline if k not in metrics]
+        if missing:
+            raise KeyError(f"{self.name}: missing headline metric(s) {missing}; has {sorted(metrics)}")
+        return sum(float(metrics[k]) for k in self.headline) / len(self.headline)
 
     @property
     def head_name(self) -> str:

@@ -5,18 +5,18 @@ from __future__ import annotations
 import numpy as np
 
 from ..data import readers as R
+from ..data._io import NLI_LABELS
 from ..errors import XstiltsError
 from ..evaluation.metrics import accuracy
 from .base import TaskSpec, sources
 from .family import Family
 
-NLI_LABELS = ("contradiction", "entailment", "neutral")
 
 
 class ClassificationFamily(Family):
     name = head_kind = "classification"
 
-    def featurize(self, examples, tokenizer, max_length, labels):
+    def featurize(self, examples, tokenizer, max_length, labels, spec=None):
         pairs = [e.text_b for e in examples] if examples and examples[0].text_b is not None else None
         columns = dict(tokenizer([e.text_a for e in examples], pairs, truncation=True, max_length=max_length))
         if examples and examples[0].label is not None:
@@ -43,14 +43,14 @@ TASKS = [
         {"train": sources(("xnli/train-en.tsv", R.read_nli_tsv)),
          "dev": sources(("xnli/dev-{lang}.tsv", R.read_nli_tsv)),
          "test": sources(("xnli/test-{lang}.tsv", R.read_nli_tsv))},
-        metric="accuracy", labels=NLI_LABELS, max_length=256, batch_size=32, epochs=5, learning_rate=2e-5,
+        headline=("accuracy",), labels=NLI_LABELS, max_length=256, batch_size=32, epochs=5, learning_rate=2e-5,
         description="Cross-lingual NLI (MultiNLI train in English)"),
     TaskSpec(
         "pawsx", "classification", "target", PAWSX_LANGS,
         {"train": sources(("pawsx/train-en.tsv", R.read_pawsx_tsv)),
          "dev": sources(("pawsx/dev-{lang}.tsv", R.read_pawsx_tsv)),
          "test": sources(("pawsx/test-{lang}.tsv", R.read_pawsx_tsv))},
-        metric="accuracy", labels=("0", "1"), max_length=256, batch_size=32, epochs=5, learning_rate=2e-5,
+        headline=("accuracy",), labels=("0", "1"), max_length=256, batch_size=32, epochs=5, learning_rate=2e-5,
         description="Cross-lingual paraphrase adversaries"),
     TaskSpec(
         "anli_plus", "classification", "intermediate", ("en",),
@@ -58,18 +58,18 @@ TASKS = [
                           ("glue/MNLI/train.tsv", R.read_glue_mnli),
                           ("snli_1.0/snli_1.0_train.jsonl", R.read_snli_jsonl)),
          "dev": sources(*[(f"anli_v1.0/R{r}/dev.jsonl", R.read_anli_jsonl) for r in (1, 2, 3)])},
-        metric="accuracy", labels=NLI_LABELS, head="nli", max_length=256, batch_size=32, epochs=2,
+        headline=("accuracy",), labels=NLI_LABELS, head="nli", max_length=256, batch_size=32, epochs=2,
         learning_rate=1e-5, description="ANLI R1-R3 + MNLI + SNLI, one NLI head"),
     TaskSpec(
         "mnli", "classification", "intermediate", ("en",),
         {"train": sources(("glue/MNLI/train.tsv", R.read_glue_mnli)),
          "dev": sources(("glue/MNLI/dev_matched.tsv", R.read_glue_mnli))},
-        metric="accuracy", labels=NLI_LABELS, head="nli", max_length=256, batch_size=32, epochs=2,
+        headline=("accuracy",), labels=NLI_LABELS, head="nli", max_length=256, batch_size=32, epochs=2,
         learning_rate=1e-5, description="MultiNLI (GLUE)"),
     TaskSpec(
         "qqp", "classification", "intermediate", ("en",),
         {"train": sources(("glue/QQP/train.tsv", R.read_glue_qqp)),
          "dev": sources(("glue/QQP/dev.tsv", R.read_glue_qqp))},
-        metric="accuracy", labels=("0", "1"), max_length=256, batch_size=32, epochs=2, learning_rate=1e-5,
+        headline=("accuracy",), labels=("0", "1"), max_length=256, batch_size=32, epochs=2, learning_rate=1e-5,
         description="Quora Question Pairs (GLUE)"),
 ]

@@ -7,7 +7,13 @@ import numpy as np
 
 class Family:
     name: str
-    head_kind: str
+    head_kind: str | None
+    trains = True  # fine-tuned with a head; False: scored on the encoder's embeddings (retrieval)
+    # options a config may set per task (`task_options`): name -> (default, what it does)
+    options: dict[str, tuple[object, str]] = {}
+
+    def option(self, spec, name: str):
+        return spec.options.get(name, self.options[name][0])
 
     def label_list(self, spec, train_examples) -> list[str] | None:
         """Labels of the head: fixed by the task, else collected from the training data."""
@@ -16,7 +22,7 @@ class Family:
     def num_labels(self, labels, features) -> int:
         return len(labels)
 
-    def featurize(self, examples, tokenizer, max_length: int, labels) -> dict[str, list]:
+    def featurize(self, examples, tokenizer, max_length: int, labels, spec=None) -> dict[str, list]:
         raise NotImplementedError
 
     def decode(self, examples, features, logits: list[np.ndarray], labels, spec):

@@ -16,7 +16,7 @@ class MultipleChoiceFamily(Family):
     def num_labels(self, labels, features) -> int:
         return len(features[0]["input_ids"])  # choices per example: the head reshapes to [batch, choices]
 
-    def featurize(self, examples, tokenizer, max_length, labels):
+    def featurize(self, examples, tokenizer, max_length, labels, spec=None):
         firsts = [e.context for e in examples for _ in e.choices]
         seconds = [f"{e.question} {choice}".strip() for e in examples for choice in e.choices]
         flat = tokenizer(firsts, seconds, truncation="longest_first", max_length=max_length)
@@ -43,18 +43,18 @@ TASKS = [
         "hellaswag", "multiple_choice", "intermediate", ("en",),
         {"train": sources(("hellaswag/hellaswag_train.jsonl", R.read_hellaswag)),
          "dev": sources(("hellaswag/hellaswag_val.jsonl", R.read_hellaswag))},
-        metric="accuracy", max_length=256, batch_size=16, epochs=2, learning_rate=1e-5,
+        headline=("accuracy",), max_length=256, batch_size=16, epochs=2, learning_rate=1e-5,
         description="Commonsense sentence completion, 4 endings"),
     TaskSpec(
         "cosmosqa", "multiple_choice", "intermediate", ("en",),
         {"train": sources(("cosmosqa/train.csv", R.read_cosmosqa)),
          "dev": sources(("cosmosqa/valid.csv", R.read_cosmosqa))},
-        metric="accuracy", max_length=256, batch_size=16, epochs=2, learning_rate=1e-5,
+        headline=("accuracy",), max_length=256, batch_size=16, epochs=2, learning_rate=1e-5,
         description="Commonsense reading comprehension, 4 answers"),
     TaskSpec(
         "commonsenseqa", "multiple_choice", "intermediate", ("en",),
         {"train": sources(("commonsenseqa/train_rand_split.jsonl", R.read_commonsenseqa)),
          "dev": sources(("commonsenseqa/dev_rand_split.jsonl", R.read_commonsenseqa))},
-        metric="accuracy", max_length=256, batch_size=16, epochs=2, learning_rate=1e-5,
+        headline=("accuracy",), max_length=256, batch_size=16, epochs=2, learning_rate=1e-5,
         description="ConceptNet-based questions, 5 answers"),
 ]

@@ -13,20 +13,23 @@ from ..evaluation.metrics import squad_em_f1, squad_v2_scores
 from .base import TaskSpec, sources
 from .family import Family
 
-DOC_STRIDE = 128  # overlap between windows of long contexts (capped at a third of the window)
-N_BEST = 20
-MAX_ANSWER_TOKENS = 30
 
 
 class SpanQAFamily(Family):
     name = head_kind = "span_qa"
+    options = {  # as HF's run_qa.py exposes them, with its defaults
+        "doc_stride": (128, "tokens shared by consecutive windows of a long context (at most a third of the window)"),
+        "n_best": (20, "start and end candidates considered per window when decoding a span"),
+        "max_answer_tokens": (30, "longest answer span decoded, in tokens"),
+    }
 
     def num_labels(self, labels, features) -> int:
         return 2  # start and end
 
-    def featurize(self, examples, tokenizer, max_length, labels):
+    def featurize(self, examples, tokenizer, max_length, labels, spec=None):
+        stride = self.option(spec, "doc_stride") if spec else self.options["doc_stride"][0]
         enc = tokenizer([e.question.lstrip() for e in examples], [e.context for e in examples],
-                        truncation="only_second", max_length=max_length, stride=min(DOC_STRIDE, max_length // 3),
+                        truncation="only_second", max_length=max_length, stride=min(stride, max_length // 3),
                         return_overflowing_tokens=True, return_offsets_mapping=True)
         sample_map = enc.pop("overflow_to_sample_mapping")
         offsets = enc.pop("offset_mapping")
@@ -59,6 +62,7 @@ class SpanQAFamily(Family):
 
     def decode(self, examples, features, logits, labels, spec):
         """Best span over all windows of each example (n-best starts x ends, as the official scripts)."""
+        n_best, max_tokens = self.option(spec, "n_best"), self.option(spec, "max_answer_tokens")
         best = {i: (-np.inf, "") for i in range(len(examples))}
         null = {i: np.inf for i in range(len(examples))}
         for feature, window_logits in zip(features.select_columns(["example_index", "context_offsets"]), logits):
@@ -66,9 +70,9 @@ class SpanQAFamily(Family):
             start_logits, end_logits = window_logits[:, 0], window_logits[:, 1]
             null[i] = min(null[i], start_logits[0] + end_logits[0])
             context = examples[i].context
-            for s in np.argsort(start_logits)[::-1][:N_BEST]:
-                for e in np.argsort(end_logits)[::-1][:N_BEST]:
-                    if spans[s][0] < 0 or spans[e][0] < 0 or e < s or e - s + 1 > MAX_ANSWER_TOKENS:
+            for s in np.argsort(start_logits)[::-1][:n_best]:
+                for e in np.argsort(end_logits)[::-1][:n_best]:
+                    if spans[s][0] < 0 or spans[e][0] < 0 or e < s or e - s + 1 > max_tokens:
                         continue
                     score = start_logits[s] + end_logits[e]
                     if score > best[i][0]:
@@ -87,7 +91,7 @@ class SpanQAFamily(Family):
         return squad_em_f1(predictions, references, lang=lang, mlqa=spec.options.get("mlqa", False))
 
 
-QA_DEFAULTS = dict(metric="f1", max_length=384, batch_size=32, learning_rate=3e-5)
+QA_DEFAULTS = dict(headline=("exact_match", "f1"), max_length=384, batch_size=32, learning_rate=3e-5)
 SQUAD_TRAIN = ("squad/train-v1.1.json", R.read_squad_json)
 SQUAD_DEV = ("squad/dev-v1.1.json", R.read_squad_json)
 
@@ -100,7 +104,7 @@ TASKS = [
               "dev": sources(("squad/dev-v2.0.json", R.read_squad_json))},
              epochs=2, options={"version_2": True},
              description="SQuAD v2.0 with unanswerable questions (no-answer threshold searched on dev)",
-             **QA_DEFAULTS),
+             **{**QA_DEFAULTS, "headline": ("exact", "f1")}),  # the official v2 script's key names
     TaskSpec("xquad", "span_qa", "target", tuple("ar de el en es hi ru th tr vi zh".split()),
              {"train": sources(SQUAD_TRAIN), "dev": sources(SQUAD_DEV),
               "test": sources(("xquad/xquad.{lang}.json", R.read_squad_json))},

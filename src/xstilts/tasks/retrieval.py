@@ -26,6 +26,7 @@ def _read_bucc(path: Path):
 class RetrievalFamily(Family):
     name = "retrieval"
     head_kind = None
+    trains = False
 
     def score_embeddings(self, spec, corpora: dict, embed) -> dict[str, float]:
         """corpora: split -> RetrievalCorpus; embed(texts) -> L2-normalisable float32 matrix."""
@@ -45,10 +46,11 @@ TASKS = [
     TaskSpec("bucc2018", "retrieval", "target", ("de", "fr", "ru", "zh"),
              {"dev": sources(("bucc2018/{lang}-en.dev.{lang}", _read_bucc)),
               "test": sources(("bucc2018/{lang}-en.test.{lang}", _read_bucc))},
-             metric="f1", max_length=512, options={"k": 4},
+             headline=("f1",), max_length=None, batch_size=None, epochs=None, learning_rate=None, options={"k": 4},
              description="Parallel sentence mining: ratio margin k=4, threshold tuned on dev"),
     TaskSpec("tatoeba", "retrieval", "target", TATOEBA_LANGS,
              {"test": sources(("tatoeba/tatoeba.{lang3}-eng.{lang3}", _read_tatoeba))},
-             metric="accuracy", max_length=512, lang_codes=dict(R.TATOEBA_ISO3),
+             headline=("accuracy",), max_length=None, batch_size=None, epochs=None,
+             learning_rate=None, lang_codes=dict(R.TATOEBA_ISO3),
              description="Tatoeba similarity search, top-1 cosine (xx -> en)"),
 ]

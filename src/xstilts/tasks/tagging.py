@@ -38,7 +38,7 @@ class TaggingFamily(Family):
             used += count
         return chunks + ([current] if current else [])
 
-    def featurize(self, examples, tokenizer, max_length, labels):
+    def featurize(self, examples, tokenizer, max_length, labels, spec=None):
         index = {label: i for i, label in enumerate(labels or [])}
         budget = max_length - tokenizer.num_special_tokens_to_add(pair=False)
         all_words = [w for e in examples for w in e.tokens]
@@ -95,17 +95,17 @@ TASKS = [
              {"train": sources(("ud/*/en_*-ud-train.conllu", R.read_conllu)),
               "dev": sources(("ud/*/en_*-ud-dev.conllu", R.read_conllu)),
               "test": sources(("ud/*/{lang}_*-ud-test.conllu", R.read_conllu))},
-             metric="f1", labels=UPOS_TAGS, max_length=256, batch_size=32, epochs=10, learning_rate=2e-5,
+             headline=("f1",), labels=UPOS_TAGS, max_length=256, batch_size=32, epochs=10, learning_rate=2e-5,
              description="Universal Dependencies part-of-speech tagging (UPOS)"),
     TaskSpec("panx", "tagging", "target",
              tuple("af ar bg bn de el en es et eu fa fi fr he hi hu id it ja jv ka kk ko ml mr ms my nl pt ru sw ta te th tl tr ur vi yo zh".split()),
              {"train": sources(("panx/en/train", R.read_panx)),
               "dev": sources(("panx/en/dev", R.read_panx)),
               "test": sources(("panx/{lang}/test", R.read_panx))},
-             metric="f1", labels=PANX_TAGS, max_length=256, batch_size=32, epochs=10, learning_rate=2e-5,
+             headline=("f1",), labels=PANX_TAGS, max_length=256, batch_size=32, epochs=10, learning_rate=2e-5,
              description="WikiANN named entities (Rahimi et al. splits)"),
     TaskSpec("ccg", "tagging", "intermediate", ("en",),
              {"train": sources(("ccg/ccg.train.tsv", R.read_ccg)), "dev": sources(("ccg/ccg.dev.tsv", R.read_ccg))},
-             metric="accuracy", label_file="ccg/tags.txt", max_length=256, batch_size=32, epochs=2,
+             headline=("accuracy",), label_file="ccg/tags.txt", max_length=256, batch_size=32, epochs=2,
              learning_rate=1e-5, description="CCG supertagging from user files (text<TAB>tags)"),
 ]

@@ -95,7 +95,7 @@ def make_accelerator(settings: TrainSettings, device: str | None = None) -> Acce
                        cpu=runs_on_cpu(device), kwargs_handlers=[unused])
 
 
-def _optimizer(model, settings: TrainSettings, learning_rate: float):
+def _optimizer(model, settings: TrainSettings):
     decay, no_decay = [], []
     for name, param in model.named_parameters():
         (no_decay if param.ndim < 2 or "LayerNorm" in name or "layer_norm" in name else decay).append(param)
@@ -103,72 +103,104 @@ def _optimizer(model, settings: TrainSettings, learning_rate: float):
     # fused AdamW (CPU needs torch>=2.4): 5-20% faster CPU steps, ~700 MiB less peak RSS for mE5-small
     # (benchmarks/throughput.py --optimizer-ablation, benchmarks/memory.py)
     fused = next(model.parameters()).device.type in ("cpu", "cuda")
-    return torch.optim.AdamW(groups, lr=learning_rate, fused=True if fused else None)
+    return torch.optim.AdamW(groups, lr=settings.learning_rate, fused=True if fused else None)
 
 
-def train(model, tasks: list[TrainTask], step_tasks: list[str], settings: TrainSettings, learning_rate: float,
-          output_dir: Path, seed: int, pad_token_id: int, accelerator: Accelerator,
-          evaluate: Callable[[object], float] | None = None, eval_every: int | None = None,
-          description: str = "training") -> dict:
-    """Train `model` on the schedule `step_tasks` (one task name per micro-batch).
+@dataclass
+class TrainRun:
+    """What one training phase is (jiant's runner parameters): its data, schedule and settings."""
 
-    evaluate(model) -> score on English dev (higher is better); the best-scoring weights are
-    restored at the end (model selection on English dev only). Checkpoints every
-    `settings.save_every` steps under output_dir/checkpoint; an existing one is resumed.
-    """
-    output_dir.mkdir(parents=True, exist_ok=True)
-    set_seed(seed)
-    plan = make_plan(tasks, step_tasks, seed, settings.length_grouping)
-    by_name = {t.name: t for t in tasks}
-    optimizer_steps = math.ceil(len(plan) / settings.grad_accum)
-    optimizer = _optimizer(model, settings, learning_rate)
-    scheduler = get_linear_schedule_with_warmup(optimizer, int(settings.warmup_ratio * optimizer_steps), optimizer_steps)
-    model, optimizer = accelerator.prepare(model, optimizer)
-    unwrapped = accelerator.unwrap_model(model)
+    tasks: list[TrainTask]
+    step_tasks: list[str]             # the task of every micro-batch, drawn up front
+    settings: TrainSettings           # phase level: learning rate, warm-up, clipping, checkpoint interval
+    output_dir: Path
+    seed: int
+    pad_token_id: int
+    evaluate: Callable[[object], dict] | None = None  # model -> {"score": English dev, higher is better, ...}
+    eval_every: int | None = None
+    description: str = "training"
 
-    state = {"step": 0, "losses": [], "evals": [], "best_score": None}
-    checkpoint = output_dir / CHECKPOINT
-    if (checkpoint / "trainer_state.json").exists():
-        accelerator.load_state(str(checkpoint))
-        scheduler.load_state_dict(torch.load(checkpoint / "scheduler.pt", weights_only=True))
-        state = json.loads((checkpoint / "trainer_state.json").read_text())
-    state["processes"] = accelerator.num_processes  # recorded: each process takes a share of every batch
 
-    def save_checkpoint():
+class Checkpoints:
+    """A phase's resumable state (output_dir/checkpoint) and its best weights (model selection)."""
+
+    def __init__(self, output_dir: Path, accelerator: Accelerator, scheduler):
+        self.dir, self.accelerator, self.scheduler = output_dir / CHECKPOINT, accelerator, scheduler
+        self.partial, self.best = output_dir / f"{CHECKPOINT}.partial", output_dir / BEST_WEIGHTS
+
+    def resume(self) -> dict | None:
+        if not (self.dir / "trainer_state.json").exists():
+            return None
+        self.accelerator.load_state(str(self.dir))
+        self.scheduler.load_state_dict(torch.load(self.dir / "scheduler.pt", weights_only=True))
+        return json.loads((self.dir / "trainer_state.json").read_text())
+
+    def save(self, state: dict) -> None:
         # Written beside the last checkpoint, then swapped in whole: a kill mid-save must not leave
         # new weights beside an old trainer_state.json (the resumed run would silently diverge).
         # A kill between the rmtree and the rename leaves no checkpoint: the run restarts, still exact.
-        partial = output_dir / f"{CHECKPOINT}.partial"
-        if accelerator.is_main_process:
-            shutil.rmtree(partial, ignore_errors=True)
-        accelerator.wait_for_everyone()
-        accelerator.save_state(str(partial))
-        accelerator.wait_for_everyone()
-        if accelerator.is_main_process:
-            torch.save(scheduler.state_dict(), partial / "scheduler.pt")
-            (partial / "trainer_state.json").write_text(json.dumps(state))
-            shutil.rmtree(checkpoint, ignore_errors=True)
-            partial.rename(checkpoint)
+        main = self.accelerator.is_main_process
+        if main:
+            shutil.rmtree(self.partial, ignore_errors=True)
+        self.accelerator.wait_for_everyone()
+        self.accelerator.save_state(str(self.partial))
+        self.accelerator.wait_for_everyone()
+        if main:
+            torch.save(self.scheduler.state_dict(), self.partial / "scheduler.pt")
+            (self.partial / "trainer_state.json").write_text(json.dumps(state))
+            shutil.rmtree(self.dir, ignore_errors=True)
+            self.partial.rename(self.dir)
+
+    def save_best(self, model) -> None:
+        if self.accelerator.is_main_process:
+            torch.save(model.state_dict(), self.best)
+
+    def load_best(self, model) -> None:
+        self.accelerator.wait_for_everyone()  # the main rank may still be writing the best weights
+        load_weights(model, self.best)
+
+
+def load_weights(model, path: Path) -> None:
+    # via the CPU: load_state_dict copies onto the model's device, and torch.load rejects multi-CPU's "cpu:0"
+    model.load_state_dict(torch.load(path, weights_only=True, map_location="cpu"))
+
+
+def train(model, run: TrainRun, accelerator: Accelerator) -> dict:
+    """Train `model` on the schedule `run.step_tasks`, checkpointing every `settings.save_every` steps and
+    resuming an existing checkpoint. With `run.evaluate`, the best-scoring weights on English dev are
+    restored at the end (model selection on English dev only)."""
+    settings = run.settings
+    run.output_dir.mkdir(parents=True, exist_ok=True)
+    set_seed(run.seed)
+    plan = make_plan(run.tasks, run.step_tasks, run.seed, settings.length_grouping)
+    by_name = {t.name: t for t in run.tasks}
+    optimizer_steps = math.ceil(len(plan) / settings.grad_accum)
+    optimizer = _optimizer(model, settings)
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(settings.warmup_ratio * optimizer_steps), optimizer_steps)
+    model, optimizer = accelerator.prepare(model, optimizer)
+    unwrapped = accelerator.unwrap_model(model)
+    checkpoints = Checkpoints(run.output_dir, accelerator, scheduler)
+    state = checkpoints.resume() or {"step": 0, "losses": [], "evals": [], "best_score": None}
+    state["processes"] = accelerator.num_processes  # recorded: each process takes a share of every batch
 
     def run_eval():
-        score = evaluate(unwrapped)
-        state["evals"].append({"step": state["step"], "score": score})
-        if state["best_score"] is None or score > state["best_score"]:
-            state["best_score"] = score
-            if accelerator.is_main_process:
-                torch.save(unwrapped.state_dict(), output_dir / BEST_WEIGHTS)
+        result = run.evaluate(unwrapped)
+        state["evals"].append({"step": state["step"], **result})
+        if state["best_score"] is None or result["score"] > state["best_score"]:
+            state["best_score"] = result["score"]
+            checkpoints.save_best(unwrapped)
         model.train()
 
     rank, world = accelerator.process_index, accelerator.num_processes
     model.train()
-    with Progress(TextColumn(f"[bold]{description}"), BarColumn(), MofNCompleteColumn(), TextColumn("loss {task.fields[loss]}"),
+    with Progress(TextColumn(f"[bold]{run.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("loss {task.fields[loss]}"),
                   TimeRemainingColumn(), transient=True, disable=not accelerator.is_main_process) as progress:
-        bar = progress.add_task(description, total=len(plan), completed=state["step"], loss="-")
+        bar = progress.add_task(run.description, total=len(plan), completed=state["step"], loss="-")
         for step in range(state["step"], len(plan)):
             name, indices = plan[step]
             task = by_name[name]
             rows = task.features.select_columns([c for c in MODEL_INPUTS if c in task.features.column_names])
-            batch = pad_batch(rows[indices[rank::world]], pad_token_id)
+            batch = pad_batch(rows[indices[rank::world]], run.pad_token_id)
             if task.transform:
                 batch = task.transform(batch)
             with accelerator.accumulate(model):
@@ -183,14 +215,12 @@ def train(model, tasks: list[TrainTask], step_tasks: list[str], settings: TrainS
             state["step"] = step + 1
             state["losses"].append(round(loss.item(), 5))
             progress.update(bar, advance=1, loss=f"{loss.item():.3f}")
-            if evaluate and eval_every and state["step"] % eval_every == 0 and state["step"] < len(plan):
+            if run.evaluate and run.eval_every and state["step"] % run.eval_every == 0 and state["step"] < len(plan):
                 run_eval()
             if state["step"] % settings.save_every == 0 and state["step"] < len(plan):
-                save_checkpoint()
-    if evaluate:
+                checkpoints.save(state)
+    if run.evaluate:
         if not state["evals"] or state["evals"][-1]["step"] != len(plan):
             run_eval()
-        accelerator.wait_for_everyone()  # the main rank may still be writing the best weights
-        # via the CPU: load_state_dict copies onto the model's device, and torch.load rejects multi-CPU's "cpu:0"
-        unwrapped.load_state_dict(torch.load(output_dir / BEST_WEIGHTS, weights_only=True, map_location="cpu"))
+        checkpoints.load_best(unwrapped)
     return state

@@ -7,8 +7,12 @@ from pathlib import Path
 import torch
 from datasets import Dataset
 
+from ..config import TrainSettings
 from ..errors import XstiltsError
 from .loop import TrainTask
+
+# MLM's own settings in a phase (task_training.mlm overrides them, as for any task)
+MLM_DEFAULTS = TrainSettings(learning_rate=1e-5, batch_size=32, epochs=1.0, max_length=128)
 
 
 def read_lines(paths) -> list[str]:
