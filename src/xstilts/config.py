@@ -3,13 +3,51 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
-from typing import Literal
+import os
+import re
+from pathlib import Path, PurePath
+from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import XstiltsError
+
+Positive = Annotated[int, Field(ge=1)]
+PositiveFloat = Annotated[float, Field(gt=0)]
+# Setting names become folder names under output_dir: no separators, no "..", nothing hidden.
+PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,59}")
+LANGUAGE_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+SPLITS = ("train", "dev", "test")
+
+
+def _registry():
+    from .tasks.registry import TASKS  # the registry imports the readers; config must load first
+    return TASKS
+
+
+def _known(kind: str, names, valid) -> None:
+    for name in names:
+        if name not in valid:
+            raise ValueError(f"unknown {kind} {name!r}; valid choices: {', '.join(sorted(valid))}")
+
+
+def _inside_data_dir(path: str) -> str:
+    """Relative paths (data templates, mlm_files) stay inside data_dir; an absolute one is read as written."""
+    if ".." in PurePath(path).parts:
+        raise ValueError(f"{path!r} leaves data_dir ('..'); write an absolute path to read outside it")
+    return path
+
+
+def _check_data(data: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    tasks = _registry()
+    _known("task", data, tasks)
+    for task, splits in data.items():
+        spec = tasks[task]
+        _known(f"{task} data key", splits, [*spec.sources, *(["labels"] if spec.label_file else [])])
+        for template in splits.values():
+            _inside_data_dir(template)
+    return data
 
 
 class Strict(BaseModel):
@@ -19,20 +57,20 @@ class Strict(BaseModel):
 class TrainSettings(Strict):
     """Optimisation settings; None means "the task's default" from the registry."""
 
-    learning_rate: float | None = None
-    batch_size: int | None = None
-    epochs: float | None = None
-    max_steps: int | None = None
-    max_length: int | None = None
-    warmup_ratio: float = 0.1
-    weight_decay: float = 0.01
-    grad_accum: int = 1
-    max_grad_norm: float = 1.0
+    learning_rate: PositiveFloat | None = None
+    batch_size: Positive | None = None
+    epochs: PositiveFloat | None = None
+    max_steps: Positive | None = None
+    max_length: Annotated[int, Field(ge=8)] | None = None
+    warmup_ratio: Annotated[float, Field(ge=0, le=1)] = 0.1
+    weight_decay: Annotated[float, Field(ge=0)] = 0.01
+    grad_accum: Positive = 1
+    max_grad_norm: PositiveFloat = 1.0
     precision: Literal["auto", "no", "bf16", "fp16"] = "auto"
-    eval_every: int | None = None       # optimizer-independent step count; None = once per epoch
-    save_every: int = 500
+    eval_every: Positive | None = None  # optimizer-independent step count; None = once per epoch
+    save_every: Positive = 500
     length_grouping: bool = True
-    eval_batch_size: int = 64
+    eval_batch_size: Positive = 64
 
     def merged(self, other: "TrainSettings | None") -> "TrainSettings":
         """self overridden by the fields that `other` sets explicitly."""
@@ -47,18 +85,42 @@ class IntermediateSetting(Strict):
     name: str
     tasks: list[str] = Field(default_factory=list)
     sampler: Literal["proportional", "temperature", "uniform"] = "proportional"
-    sampler_cap: int | None = None        # K of examples-proportional mixing
-    temperature: float = 2.0
+    sampler_cap: Positive | None = None   # K of examples-proportional mixing
+    temperature: PositiveFloat = 2.0
     mlm_files: list[str] = Field(default_factory=list)  # multilingual text mixed in as MLM; relative to data_dir
-    mlm_probability: float = 0.15
+    mlm_probability: Annotated[float, Field(gt=0, lt=1)] = 0.15
     data: dict[str, dict[str, str]] = Field(default_factory=dict)  # e.g. translated intermediate files
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, name):
+        if not PLAIN_NAME.fullmatch(name) or name in (".", ".."):
+            raise ValueError(f"{name!r} is not a plain name (letters, digits, _ . + -; up to 60; "
+                             "it names a folder under output_dir)")
+        return name
+
+    @field_validator("tasks")
+    @classmethod
+    def _known_tasks(cls, tasks):
+        _known("task", tasks, _registry())
+        return tasks
+
+    @field_validator("mlm_files")
+    @classmethod
+    def _mlm_inside(cls, files):
+        return [_inside_data_dir(f) for f in files]
+
+    @field_validator("data")
+    @classmethod
+    def _data(cls, data):
+        return _check_data(data)
 
 
 class RetrievalSettings(Strict):
     layer: int = -1                        # hidden_states index; 0 = embeddings
     pooling: Literal["mean", "cls"] = "mean"
-    max_length: int = 512
-    batch_size: int = 64
+    max_length: Positive = 512
+    batch_size: Positive = 64
 
 
 class ExperimentConfig(Strict):
@@ -71,7 +133,7 @@ class ExperimentConfig(Strict):
     seeds: list[int] = Field(default_factory=lambda: [1])
     data: dict[str, dict[str, str]] = Field(default_factory=dict)   # task -> split -> file template
     languages: dict[str, list[str]] = Field(default_factory=dict)   # task -> evaluation languages
-    max_examples: dict[str, int] = Field(default_factory=dict)      # split -> cap (seeded subsample)
+    max_examples: dict[Literal[SPLITS], Positive] = Field(default_factory=dict)  # split -> cap (seeded subsample)
     intermediate_training: TrainSettings = Field(default_factory=TrainSettings)
     target_training: TrainSettings = Field(default_factory=TrainSettings)
     task_training: dict[str, TrainSettings] = Field(default_factory=dict)
@@ -79,12 +141,61 @@ class ExperimentConfig(Strict):
     device: str | None = None              # None: what Accelerate picks (GPU when present)
     feature_cache: bool = True
 
-    @field_validator("targets", "models")
+    @field_validator("targets", "models", "intermediate", "seeds")
     @classmethod
     def _non_empty(cls, value):
         if not value:
-            raise ValueError("must name at least one entry")
+            raise ValueError("must name at least one entry (an empty list would run nothing)")
         return value
+
+    @field_validator("models")
+    @classmethod
+    def _model_paths(cls, models):
+        models = [os.path.expanduser(m) for m in models]  # a local "~/models/x" is the user's folder
+        for model in models:
+            if model.strip("/") in ("", ".", ".."):
+                raise ValueError(f"{model!r}: name the model directory itself")
+        return models
+
+    @field_validator("output_dir", "data_dir")
+    @classmethod
+    def _expand_home(cls, path):
+        return path.expanduser()
+
+    @field_validator("targets")
+    @classmethod
+    def _known_targets(cls, targets):
+        _known("task", targets, _registry())
+        return targets
+
+    @field_validator("data")
+    @classmethod
+    def _data(cls, data):
+        return _check_data(data)
+
+    @field_validator("languages", "task_training")
+    @classmethod
+    def _known_task_keys(cls, value):
+        _known("task", value, _registry())
+        return value
+
+    @field_validator("languages")
+    @classmethod
+    def _language_codes(cls, languages):
+        for codes in languages.values():  # codes fill {lang} in file templates: no path characters
+            for code in codes:
+                if not LANGUAGE_CODE.fullmatch(code):
+                    raise ValueError(f"{code!r} is not a language code")
+        return languages
+
+    @model_validator(mode="after")
+    def _unique(self):
+        for field_name, names in (("intermediate", [s.name for s in self.intermediate]),
+                                  ("seeds", self.seeds), ("targets", self.targets), ("models", self.models)):
+            repeated = sorted({str(n) for n in names if names.count(n) > 1})
+            if repeated:  # a repeated setting name would merge two settings into one table column
+                raise ValueError(f"{field_name}: {', '.join(repeated)} given more than once")
+        return self
 
 
 def _set_path(tree: dict, dotted: str, raw: str) -> None:
@@ -120,7 +231,8 @@ def load_config(path: str | Path | None = None, overrides: list[str] = (), base:
     except ValidationError as err:
         first = err.errors()[0]
         where = ".".join(map(str, first["loc"]))
-        raise XstiltsError(f"{path or 'config'}: field {where!r}: {first['msg']}") from None
+        message = first["msg"].removeprefix("Value error, ")
+        raise XstiltsError(f"{path or 'config'}: " + (f"field {where!r}: " if where else "") + message) from None
 
 
 def save_config(config: ExperimentConfig, path: Path, extra: dict | None = None) -> None:

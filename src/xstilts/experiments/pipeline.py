@@ -26,14 +26,13 @@ from ..errors import XstiltsError
 from ..evaluation.predict import predict_logits
 from ..modeling.model import MultiTaskModel, embed, load_encoder
 from ..tasks.registry import family_of, get_task
+from ..training.checkpoints import is_finished, mark_finished
 from ..training.loop import BEST_WEIGHTS, TrainTask, make_accelerator, remove_checkpoints, steps_per_epoch, train
 from ..training.mlm import mlm_task
 from ..training.samplers import sample_tasks, task_probabilities
+from .preflight import check_inputs
 from .provenance import library_versions
 from .store import ResultsStore
-
-DONE = "DONE"
-
 
 def slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name.strip("/")).strip("_")[-60:]
@@ -124,7 +123,7 @@ class Pipeline:
         if not setting.tasks and not setting.mlm_files:
             return model_name
         out = self.config.output_dir / slug(model_name) / f"{setting.name}-{digest(self.phase1_config(setting))}" / f"seed{seed}" / "intermediate"
-        if (out / "encoder" / DONE).exists():
+        if is_finished(out / "encoder"):
             return str(out / "encoder")
         set_seed(seed)
         encoder, tokenizer = load_encoder(model_name)
@@ -155,7 +154,7 @@ class Pipeline:
         if accelerator.is_main_process:
             model.save_encoder(out / "encoder", tokenizer)
             (out / "train_state.json").write_text(json.dumps({"tasks": setting.tasks, **state}))
-            (out / "encoder" / DONE).write_text("")
+            mark_finished(out / "encoder")
             remove_checkpoints(out)
         accelerator.wait_for_everyone()  # other ranks load the encoder the main rank just wrote
         return str(out / "encoder")
@@ -195,7 +194,7 @@ class Pipeline:
         finetune_dir = cell_dir.parent / f"finetune-{finetune_key}"
         accelerator = make_accelerator(settings, self.config.device)
         model.to(accelerator.device)
-        if (finetune_dir / DONE).exists():
+        if is_finished(finetune_dir):
             model.load_state_dict(torch.load(finetune_dir / BEST_WEIGHTS, weights_only=True, map_location="cpu"))
         else:
             task = TrainTask(spec.name, spec.head_name, features, settings.batch_size)
@@ -206,7 +205,7 @@ class Pipeline:
                           settings.eval_every or steps_per_epoch([task]), description=f"phase 2 {target}")
             if accelerator.is_main_process:
                 (finetune_dir / "train_state.json").write_text(json.dumps({"tasks": [spec.name], **state}))
-                (finetune_dir / DONE).write_text("")
+                mark_finished(finetune_dir)
                 remove_checkpoints(finetune_dir)
             accelerator.wait_for_everyone()
         return {lang: self.evaluate(model, spec, tokenizer, settings, labels, lang) for lang in languages}
@@ -250,6 +249,7 @@ class Pipeline:
 
     def run(self) -> ResultsStore:
         save_config(self.config, self.config.output_dir / "config.json", {"versions": self.versions})
+        check_inputs(self)
         for model_name, setting, seed, target in self.cells():
             self.run_cell(model_name, setting, seed, target)
         return self.store

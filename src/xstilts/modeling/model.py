@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import torch
@@ -16,6 +17,11 @@ ENCODER_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 def load_encoder(name_or_path: str):
     """Load any HuggingFace encoder and its fast tokenizer by hub id or local directory."""
+    name_or_path = os.path.expanduser(name_or_path)
+    # A path (not a hub id like "org/name") must exist here; else the hub's "Repo id must be..." hides the typo.
+    looks_local = name_or_path.startswith((".", "/")) or name_or_path.count("/") > 1
+    if looks_local and not Path(name_or_path).is_dir():
+        raise XstiltsError(f"cannot load model {name_or_path!r}: directory not found")
     try:
         encoder = AutoModel.from_pretrained(name_or_path)
         tokenizer = AutoTokenizer.from_pretrained(name_or_path)

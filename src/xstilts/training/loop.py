@@ -24,6 +24,7 @@ from transformers import get_linear_schedule_with_warmup
 
 from ..config import TrainSettings
 from ..data.features import MODEL_INPUTS, pad_batch, sequence_lengths
+from .checkpoints import resume, save_atomic, seal_checkpoint, writing
 
 CHECKPOINT = "checkpoint"
 BEST_WEIGHTS = "best_model.pt"
@@ -128,10 +129,7 @@ def train(model, tasks: list[TrainTask], step_tasks: list[str], settings: TrainS
 
     state = {"step": 0, "losses": [], "evals": [], "best_score": None}
     checkpoint = output_dir / CHECKPOINT
-    if (checkpoint / "trainer_state.json").exists():
-        accelerator.load_state(str(checkpoint))
-        scheduler.load_state_dict(torch.load(checkpoint / "scheduler.pt", weights_only=True))
-        state = json.loads((checkpoint / "trainer_state.json").read_text())
+    state = resume(checkpoint, accelerator, scheduler) or state
     state["processes"] = accelerator.num_processes  # recorded: each process takes a share of every batch
 
     def save_checkpoint():
@@ -142,11 +140,14 @@ def train(model, tasks: list[TrainTask], step_tasks: list[str], settings: TrainS
         if accelerator.is_main_process:
             shutil.rmtree(partial, ignore_errors=True)
         accelerator.wait_for_everyone()
-        accelerator.save_state(str(partial))
+        with writing(partial):
+            accelerator.save_state(str(partial))
         accelerator.wait_for_everyone()
         if accelerator.is_main_process:
-            torch.save(scheduler.state_dict(), partial / "scheduler.pt")
-            (partial / "trainer_state.json").write_text(json.dumps(state))
+            with writing(partial):
+                torch.save(scheduler.state_dict(), partial / "scheduler.pt")
+                (partial / "trainer_state.json").write_text(json.dumps(state))
+                seal_checkpoint(partial)
             shutil.rmtree(checkpoint, ignore_errors=True)
             partial.rename(checkpoint)
 
@@ -156,7 +157,7 @@ def train(model, tasks: list[TrainTask], step_tasks: list[str], settings: TrainS
         if state["best_score"] is None or score > state["best_score"]:
             state["best_score"] = score
             if accelerator.is_main_process:
-                torch.save(unwrapped.state_dict(), output_dir / BEST_WEIGHTS)
+                save_atomic(unwrapped.state_dict(), output_dir / BEST_WEIGHTS)
         model.train()
 
     rank, world = accelerator.process_index, accelerator.num_processes

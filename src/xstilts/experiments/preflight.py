@@ -1,0 +1,37 @@
+"""Read every data file a config's cells will read before any of them trains.
+
+A bad test file (encoding, columns, labels) then ends the run in seconds with its file:line,
+instead of after the fine-tunes that precede its evaluation.
+"""
+
+from __future__ import annotations
+
+from ..tasks.registry import get_task
+
+
+def check_inputs(pipeline) -> None:
+    """Read (and so validate) each split of each task once, as the phases will read it."""
+    config = pipeline.config
+    reads = {}  # (task, split, lang, overrides) -> how the phase reads it
+    for setting in config.intermediate:
+        for task in setting.tasks:
+            spec = get_task(task)
+            for split in spec.sources:
+                reads[(task, split, "en", str(pipeline.overrides(task, setting.data)))] = (spec, split, "en", setting.data)
+            if spec.label_file:
+                pipeline.labels(spec, setting.data)
+        pipeline.mlm_paths(setting)
+    for target in config.targets:
+        spec = get_task(target)
+        languages = config.languages.get(target, list(spec.languages))
+        for split in spec.sources:
+            for lang in languages if split == "test" or spec.family == "retrieval" else ["en"]:
+                reads[(target, split, lang, str(pipeline.overrides(target)))] = (spec, split, lang, None)
+        if spec.label_file:
+            pipeline.labels(spec)
+    for spec, split, lang, extra in reads.values():
+        if spec.family == "retrieval":  # a corpus (file pair), read whole by its reader
+            for path, reader in spec.files(config.data_dir, split, lang, pipeline.overrides(spec.name, extra)):
+                reader(path)
+        else:
+            spec.read(config.data_dir, split, lang, pipeline.overrides(spec.name, extra))
