@@ -1,4 +1,4 @@
-"""Read every data file a config's cells will read before any of them trains.
+"""Read every data file a config's cells will read, and find every local model, before any cell trains.
 
 A bad test file (encoding, columns, labels) then ends the run in seconds with its file:line,
 instead of after the fine-tunes that precede its evaluation.
@@ -6,12 +6,15 @@ instead of after the fine-tunes that precede its evaluation.
 
 from __future__ import annotations
 
+from ..modeling.model import check_model_path
 from ..tasks.registry import get_task
 
 
 def check_inputs(pipeline) -> None:
     """Read (and so validate) each split of each task once, as the phases will read it."""
     config = pipeline.config
+    for model in config.models:
+        check_model_path(model)
     reads = {}  # (task, split, lang, overrides) -> how the phase reads it
     for setting in config.intermediate:
         for task in setting.tasks:
