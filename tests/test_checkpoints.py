@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -47,7 +48,7 @@ def train(world, output_dir: Path, die_at_eval: int | None = None):
         evals.append(1)
         if len(evals) == die_at_eval:
             raise KeyboardInterrupt("simulated kill")
-        return float(next(m.parameters()).sum())  # a function of the weights: the same in every run
+        return float(next(m.parameters()).detach().sum())  # a function of the weights: the same in every run
     state = loop.train(model, [task], ["mlm"] * 10, SETTINGS, 3e-3, output_dir, 5, tokenizer.pad_token_id,
                        loop.make_accelerator(SETTINGS, "cpu"), evaluate, eval_every=4)
     return state, model.state_dict()
@@ -58,15 +59,36 @@ def straight(world, tmp_path_factory):
     return train(world, tmp_path_factory.mktemp("straight"))
 
 
+@pytest.fixture(scope="module")
+def interrupted(world, tmp_path_factory) -> Path:
+    """A run killed at step 8: its step-6 checkpoint, copied by each test that damages it."""
+    output_dir = tmp_path_factory.mktemp("interrupted")
+    with pytest.raises(KeyboardInterrupt):
+        train(world, output_dir, die_at_eval=2)
+    return output_dir
+
+
+def resumable(interrupted: Path, tmp_path: Path) -> Path:
+    shutil.copytree(interrupted, tmp_path, dirs_exist_ok=True)
+    return tmp_path / "checkpoint"
+
+
 def truncate(path: Path) -> None:
     os.truncate(path, path.stat().st_size // 2)
 
 
+def test_intact_checkpoint_resumes_without_a_warning(world, straight, interrupted, tmp_path, caplog):
+    resumable(interrupted, tmp_path)
+    with caplog.at_level(logging.WARNING, logger="xstilts"):
+        state, _ = train(world, tmp_path)
+    assert caplog.text == ""
+    assert state["losses"] == straight[0]["losses"] and len(state["evals"]) == 3
+
+
 @pytest.mark.parametrize("name", CHECKPOINT_FILES)
-def test_truncated_checkpoint_file_is_named_and_the_phase_restarts(name, world, straight, tmp_path, caplog):
-    with pytest.raises(KeyboardInterrupt):
-        train(world, tmp_path, die_at_eval=2)
-    truncate(tmp_path / "checkpoint" / name)
+def test_truncated_checkpoint_file_is_named_and_the_phase_restarts(name, world, straight, interrupted, tmp_path,
+                                                                  caplog):
+    truncate(resumable(interrupted, tmp_path) / name)
     with caplog.at_level(logging.WARNING, logger="xstilts"):
         state, weights = train(world, tmp_path)
     assert f"{tmp_path / 'checkpoint' / name} has" in caplog.text and "restarting this phase from step 0" in caplog.text
@@ -75,19 +97,16 @@ def test_truncated_checkpoint_file_is_named_and_the_phase_restarts(name, world, 
     assert all(torch.equal(weights[k], expected_weights[k]) for k in expected_weights)
 
 
-def test_random_states_accelerate_cannot_load_are_an_error_not_a_silent_resume(world, tmp_path):
-    with pytest.raises(KeyboardInterrupt):
-        train(world, tmp_path, die_at_eval=2)
-    truncate(tmp_path / "checkpoint" / "random_states_0.pkl")
-    checkpoints.seal_checkpoint(tmp_path / "checkpoint")  # the manifest agrees: only Accelerate notices
+def test_random_states_accelerate_cannot_load_are_an_error_not_a_silent_resume(world, interrupted, tmp_path):
+    checkpoint = resumable(interrupted, tmp_path)
+    truncate(checkpoint / "random_states_0.pkl")
+    checkpoints.seal_checkpoint(checkpoint)  # the manifest agrees: only Accelerate notices
     with pytest.raises(XstiltsError, match="could not load its random states"):
         train(world, tmp_path)
 
 
-def test_checkpoint_without_manifest_restarts(world, straight, tmp_path, caplog):
-    with pytest.raises(KeyboardInterrupt):
-        train(world, tmp_path, die_at_eval=2)
-    (tmp_path / "checkpoint" / checkpoints.MANIFEST).unlink()  # what an older xstilts left
+def test_checkpoint_without_manifest_restarts(world, straight, interrupted, tmp_path, caplog):
+    (resumable(interrupted, tmp_path) / checkpoints.MANIFEST).unlink()  # what an older xstilts left
     with caplog.at_level(logging.WARNING, logger="xstilts"):
         state, _ = train(world, tmp_path)
     assert "MANIFEST.json is missing" in caplog.text

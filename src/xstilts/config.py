@@ -9,7 +9,7 @@ from pathlib import Path, PurePath
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .errors import XstiltsError
 
@@ -32,6 +32,17 @@ def _known(kind: str, names, valid) -> None:
             raise ValueError(f"unknown {kind} {name!r}; valid choices: {', '.join(sorted(valid))}")
 
 
+def _task_name(name: str) -> str:
+    _known("task", [name], _registry())
+    return name
+
+
+def _language_code(code: str) -> str:
+    if not LANGUAGE_CODE.fullmatch(code):  # codes fill {lang} in file templates: no path characters
+        raise ValueError(f"{code!r} is not a language code")
+    return code
+
+
 def _inside_data_dir(path: str) -> str:
     """Relative paths (data templates, mlm_files) stay inside data_dir; an absolute one is read as written."""
     if ".." in PurePath(path).parts:
@@ -48,6 +59,12 @@ def _check_data(data: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
         for template in splits.values():
             _inside_data_dir(template)
     return data
+
+
+TaskName = Annotated[str, AfterValidator(_task_name)]
+LanguageCode = Annotated[str, AfterValidator(_language_code)]
+DataPath = Annotated[str, AfterValidator(_inside_data_dir)]
+DataOverrides = Annotated[dict[str, dict[str, str]], AfterValidator(_check_data)]  # task -> split -> file template
 
 
 class Strict(BaseModel):
@@ -83,13 +100,13 @@ class IntermediateSetting(Strict):
     """One way of training the encoder before the targets; no tasks = the baseline."""
 
     name: str
-    tasks: list[str] = Field(default_factory=list)
+    tasks: list[TaskName] = Field(default_factory=list)
     sampler: Literal["proportional", "temperature", "uniform"] = "proportional"
     sampler_cap: Positive | None = None   # K of examples-proportional mixing
     temperature: PositiveFloat = 2.0
-    mlm_files: list[str] = Field(default_factory=list)  # multilingual text mixed in as MLM; relative to data_dir
+    mlm_files: list[DataPath] = Field(default_factory=list)  # multilingual text mixed in as MLM; relative to data_dir
     mlm_probability: Annotated[float, Field(gt=0, lt=1)] = 0.15
-    data: dict[str, dict[str, str]] = Field(default_factory=dict)  # e.g. translated intermediate files
+    data: DataOverrides = Field(default_factory=dict)  # e.g. translated intermediate files
 
     @field_validator("name")
     @classmethod
@@ -99,21 +116,6 @@ class IntermediateSetting(Strict):
                              "it names a folder under output_dir)")
         return name
 
-    @field_validator("tasks")
-    @classmethod
-    def _known_tasks(cls, tasks):
-        _known("task", tasks, _registry())
-        return tasks
-
-    @field_validator("mlm_files")
-    @classmethod
-    def _mlm_inside(cls, files):
-        return [_inside_data_dir(f) for f in files]
-
-    @field_validator("data")
-    @classmethod
-    def _data(cls, data):
-        return _check_data(data)
 
 
 class RetrievalSettings(Strict):
@@ -129,24 +131,17 @@ class ExperimentConfig(Strict):
     data_dir: Path = Path("data")
     models: list[str]
     intermediate: list[IntermediateSetting] = Field(default_factory=lambda: [IntermediateSetting(name="baseline")])
-    targets: list[str]
+    targets: list[TaskName]
     seeds: list[int] = Field(default_factory=lambda: [1])
-    data: dict[str, dict[str, str]] = Field(default_factory=dict)   # task -> split -> file template
-    languages: dict[str, list[str]] = Field(default_factory=dict)   # task -> evaluation languages
+    data: DataOverrides = Field(default_factory=dict)
+    languages: dict[TaskName, list[LanguageCode]] = Field(default_factory=dict)  # task -> evaluation languages
     max_examples: dict[Literal[SPLITS], Positive] = Field(default_factory=dict)  # split -> cap (seeded subsample)
     intermediate_training: TrainSettings = Field(default_factory=TrainSettings)
     target_training: TrainSettings = Field(default_factory=TrainSettings)
-    task_training: dict[str, TrainSettings] = Field(default_factory=dict)
+    task_training: dict[TaskName, TrainSettings] = Field(default_factory=dict)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     device: str | None = None              # None: what Accelerate picks (GPU when present)
     feature_cache: bool = True
-
-    @field_validator("targets", "models", "intermediate", "seeds")
-    @classmethod
-    def _non_empty(cls, value):
-        if not value:
-            raise ValueError("must name at least one entry (an empty list would run nothing)")
-        return value
 
     @field_validator("models")
     @classmethod
@@ -162,40 +157,16 @@ class ExperimentConfig(Strict):
     def _expand_home(cls, path):
         return path.expanduser()
 
-    @field_validator("targets")
+    @field_validator("targets", "models", "intermediate", "seeds")
     @classmethod
-    def _known_targets(cls, targets):
-        _known("task", targets, _registry())
-        return targets
-
-    @field_validator("data")
-    @classmethod
-    def _data(cls, data):
-        return _check_data(data)
-
-    @field_validator("languages", "task_training")
-    @classmethod
-    def _known_task_keys(cls, value):
-        _known("task", value, _registry())
+    def _non_empty_and_unique(cls, value):  # after _model_paths: "~/m" and "/home/me/m" are one model
+        if not value:
+            raise ValueError("must name at least one entry (an empty list would run nothing)")
+        names = [getattr(entry, "name", entry) for entry in value]
+        repeated = sorted({str(n) for n in names if names.count(n) > 1})
+        if repeated:  # a repeated setting name would merge two settings into one table column
+            raise ValueError(f"{', '.join(map(repr, repeated))} given more than once")
         return value
-
-    @field_validator("languages")
-    @classmethod
-    def _language_codes(cls, languages):
-        for codes in languages.values():  # codes fill {lang} in file templates: no path characters
-            for code in codes:
-                if not LANGUAGE_CODE.fullmatch(code):
-                    raise ValueError(f"{code!r} is not a language code")
-        return languages
-
-    @model_validator(mode="after")
-    def _unique(self):
-        for field_name, names in (("intermediate", [s.name for s in self.intermediate]),
-                                  ("seeds", self.seeds), ("targets", self.targets), ("models", self.models)):
-            repeated = sorted({str(n) for n in names if names.count(n) > 1})
-            if repeated:  # a repeated setting name would merge two settings into one table column
-                raise ValueError(f"{field_name}: {', '.join(repeated)} given more than once")
-        return self
 
 
 def _set_path(tree: dict, dotted: str, raw: str) -> None:
