@@ -34,6 +34,7 @@ from .preflight import check_inputs
 from .provenance import library_versions
 from .store import ResultsStore
 
+
 def slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name.strip("/")).strip("_")[-60:]
 
