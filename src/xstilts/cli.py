@@ -20,6 +20,7 @@ from .errors import XstiltsError
 # Failures of the user's filesystem (permissions, read-only, full), not of xstilts: one line, no traceback.
 USER_OS_ERRORS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT}
 
+
 def quiet_libraries():
     """Our own progress bars are the ones to watch; silence the libraries' per-file bars."""
     import datasets
