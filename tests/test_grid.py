@@ -307,6 +307,6 @@ def test_a_second_driver_on_the_same_output_dir_is_refused(tmp_path):
 
     with exclusive(tmp_path):  # as a running `xstilts grid` holds it
         result = CliRunner().invoke(app, ["grid", str(EXAMPLE), "--set", f"output_dir={tmp_path}"])
-    assert result.exit_code == 2 and "another `xstilts grid` is running" in " ".join(result.output.split())
+    assert result.exit_code == 2 and "another xstilts run or grid is using" in " ".join(result.output.split())
     with exclusive(tmp_path):  # released with its holder
         pass

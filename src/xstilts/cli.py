@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 import tempfile
@@ -11,10 +12,14 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from .errors import XstiltsError
 from .quiet import quiet_libraries
+
+# Failures of the user's filesystem (permissions, read-only, full), not of xstilts: one line, no traceback.
+USER_OS_ERRORS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT}
 
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -29,8 +34,13 @@ def _run_guarded(fn):
     try:
         return fn()
     except XstiltsError as err:
-        console.print(f"[bold red]error:[/] {err}", soft_wrap=True)
-        raise typer.Exit(2)
+        message = str(err)
+    except OSError as err:
+        if err.errno not in USER_OS_ERRORS:
+            raise
+        message = f"{err.filename or ''}: {err.strerror}" + (" (disk full)" if err.errno == errno.ENOSPC else "")
+    console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
+    raise typer.Exit(2)
 
 
 @app.command()
@@ -59,11 +69,14 @@ def run(config: Path = typer.Argument(..., help="YAML/JSON experiment config"),
         from accelerate import PartialState
 
         from .config import load_config
+        from .experiments.executors import exclusive
         from .experiments.pipeline import Pipeline
         from .experiments.tables import comparison_tables
 
-        pipeline = Pipeline(load_config(config, override), console)
-        pipeline.run()
+        cfg = load_config(config, override)
+        with exclusive(cfg.output_dir):  # the lock `grid` takes: one driver per output directory
+            pipeline = Pipeline(cfg, console)
+            pipeline.run()
         if PartialState().is_main_process:  # under accelerate launch / torchrun, print once
             for table in comparison_tables(pipeline.current_rows()):
                 console.print(table)
@@ -111,9 +124,7 @@ def results(db: Path = typer.Argument(..., help="results.db of a run"),
     def go():
         from .experiments.store import ResultsStore
 
-        if not db.exists():
-            raise XstiltsError(f"results file not found: {db}")
-        store = ResultsStore(db)
+        store = ResultsStore(db, create=False)
         filters = {k: v for k, v in dict(target=target, model=model, intermediate=intermediate).items() if v}
         latest = not include_superseded
         if latest:
@@ -181,9 +192,7 @@ def report(db: Path = typer.Argument(..., help="results.db of a run"),
         from .experiments.report import write_report
         from .experiments.store import ResultsStore
 
-        if not db.exists():
-            raise XstiltsError(f"results file not found: {db}")
-        store = ResultsStore(db)
+        store = ResultsStore(db, create=False)
         note_superseded(store)
         for path in write_report(store.rows(latest=True), out, baseline=baseline):
             console.print(f"wrote {path}")

@@ -3,13 +3,73 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
-from typing import Any, Literal
+import os
+import re
+from pathlib import Path, PurePath
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .errors import XstiltsError
+
+Positive = Annotated[int, Field(ge=1)]
+PositiveFloat = Annotated[float, Field(gt=0)]
+# Setting names become folder names under output_dir: no separators, no "..", nothing hidden.
+PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,59}")
+LANGUAGE_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+SPLITS = ("train", "dev", "test")
+
+
+def _registry():
+    from .tasks.registry import TASKS  # the registry imports the readers; config must load first
+    return TASKS
+
+
+def _known(kind: str, names, valid) -> None:
+    for name in names:
+        if name not in valid:
+            raise ValueError(f"unknown {kind} {name!r}; valid choices: {', '.join(sorted(valid))}")
+
+
+def _task_name(name: str) -> str:
+    _known("task", [name], _registry())
+    return name
+
+
+def _task_or_mlm(name: str) -> str:
+    return name if name == "mlm" else _task_name(name)  # MLM mixed into a phase has settings of its own
+
+
+def _language_code(code: str) -> str:
+    if not LANGUAGE_CODE.fullmatch(code):  # codes fill {lang} in file templates: no path characters
+        raise ValueError(f"{code!r} is not a language code")
+    return code
+
+
+def _inside_data_dir(path: str) -> str:
+    """Relative paths (data templates, mlm_files) stay inside data_dir; an absolute one is read as written."""
+    if ".." in PurePath(path).parts:
+        raise ValueError(f"{path!r} leaves data_dir ('..'); write an absolute path to read outside it")
+    return path
+
+
+def _check_data(data: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    tasks = _registry()
+    _known("task", data, tasks)
+    for task, splits in data.items():
+        spec = tasks[task]
+        _known(f"{task} data key", splits, [*spec.sources, *(["labels"] if spec.label_file else [])])
+        for template in splits.values():
+            _inside_data_dir(template)
+    return data
+
+
+TaskName = Annotated[str, AfterValidator(_task_name)]
+TaskOrMLM = Annotated[str, AfterValidator(_task_or_mlm)]
+LanguageCode = Annotated[str, AfterValidator(_language_code)]
+DataPath = Annotated[str, AfterValidator(_inside_data_dir)]
+DataOverrides = Annotated[dict[str, dict[str, str]], AfterValidator(_check_data)]  # task -> split -> file template
 
 
 class Strict(BaseModel):
@@ -19,20 +79,20 @@ class Strict(BaseModel):
 class TrainSettings(Strict):
     """Optimisation settings; None means "the task's default" from the registry."""
 
-    learning_rate: float | None = None
-    batch_size: int | None = None
-    epochs: float | None = None
-    max_steps: int | None = None
-    max_length: int | None = None
-    warmup_ratio: float = 0.1
-    weight_decay: float = 0.01
-    grad_accum: int = 1
-    max_grad_norm: float = 1.0
+    learning_rate: PositiveFloat | None = None
+    batch_size: Positive | None = None
+    epochs: PositiveFloat | None = None
+    max_steps: Positive | None = None
+    max_length: Annotated[int, Field(ge=8)] | None = None
+    warmup_ratio: Annotated[float, Field(ge=0, le=1)] = 0.1
+    weight_decay: Annotated[float, Field(ge=0)] = 0.01
+    grad_accum: Positive = 1
+    max_grad_norm: PositiveFloat = 1.0
     precision: Literal["auto", "no", "bf16", "fp16"] = "auto"
-    eval_every: int | None = None       # optimizer-independent step count; None = once per epoch
-    save_every: int = 500
+    eval_every: Positive | None = None  # optimizer-independent step count; None = once per epoch
+    save_every: Positive = 500
     length_grouping: bool = True
-    eval_batch_size: int = 64
+    eval_batch_size: Positive = 64
 
     def merged(self, other: "TrainSettings | None") -> "TrainSettings":
         """self overridden by the fields that `other` sets explicitly."""
@@ -45,20 +105,29 @@ class IntermediateSetting(Strict):
     """One way of training the encoder before the targets; no tasks = the baseline."""
 
     name: str
-    tasks: list[str] = Field(default_factory=list)
+    tasks: list[TaskName] = Field(default_factory=list)
     sampler: Literal["proportional", "temperature", "uniform"] = "proportional"
-    sampler_cap: int | None = None        # K of examples-proportional mixing
-    temperature: float = 2.0
-    mlm_files: list[str] = Field(default_factory=list)  # multilingual text mixed in as MLM; relative to data_dir
-    mlm_probability: float = 0.15
-    data: dict[str, dict[str, str]] = Field(default_factory=dict)  # e.g. translated intermediate files
+    sampler_cap: Positive | None = None   # K of examples-proportional mixing
+    temperature: PositiveFloat = 2.0
+    mlm_files: list[DataPath] = Field(default_factory=list)  # multilingual text mixed in as MLM; relative to data_dir
+    mlm_probability: Annotated[float, Field(gt=0, lt=1)] = 0.15
+    data: DataOverrides = Field(default_factory=dict)  # e.g. translated intermediate files
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, name):
+        if not PLAIN_NAME.fullmatch(name) or name in (".", ".."):
+            raise ValueError(f"{name!r} is not a plain name (letters, digits, _ . + -; up to 60; "
+                             "it names a folder under output_dir)")
+        return name
+
 
 
 class RetrievalSettings(Strict):
     layer: int = -1                        # hidden_states index; 0 = embeddings
     pooling: Literal["mean", "cls"] = "mean"
-    max_length: int = 512
-    batch_size: int = 64
+    max_length: Positive = 512
+    batch_size: Positive = 64
 
 
 class ExperimentConfig(Strict):
@@ -67,24 +136,42 @@ class ExperimentConfig(Strict):
     data_dir: Path = Path("data")
     models: list[str]
     intermediate: list[IntermediateSetting] = Field(default_factory=lambda: [IntermediateSetting(name="baseline")])
-    targets: list[str]
+    targets: list[TaskName]
     seeds: list[int] = Field(default_factory=lambda: [1])
-    data: dict[str, dict[str, str]] = Field(default_factory=dict)   # task -> split -> file template
-    languages: dict[str, list[str]] = Field(default_factory=dict)   # task -> evaluation languages
-    max_examples: dict[str, int] = Field(default_factory=dict)      # split -> cap (seeded subsample)
+    data: DataOverrides = Field(default_factory=dict)
+    languages: dict[TaskName, list[LanguageCode]] = Field(default_factory=dict)  # task -> evaluation languages
+    max_examples: dict[Literal[SPLITS], Positive] = Field(default_factory=dict)  # split -> cap (seeded subsample)
     intermediate_training: TrainSettings = Field(default_factory=TrainSettings)
     target_training: TrainSettings = Field(default_factory=TrainSettings)
-    task_training: dict[str, TrainSettings] = Field(default_factory=dict)  # per task, and "mlm"
-    task_options: dict[str, dict[str, Any]] = Field(default_factory=dict)  # task -> option -> value (`xstilts tasks` lists them)
+    task_training: dict[TaskOrMLM, TrainSettings] = Field(default_factory=dict)  # per task, and "mlm"
+    task_options: dict[TaskName, dict[str, Any]] = Field(default_factory=dict)  # task -> option -> value (`xstilts tasks` lists them)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     device: str | None = None              # None: what Accelerate picks (GPU when present)
     feature_cache: bool = True
 
-    @field_validator("targets", "models")
+    @field_validator("models")
     @classmethod
-    def _non_empty(cls, value):
+    def _model_paths(cls, models):
+        models = [os.path.expanduser(m) for m in models]  # a local "~/models/x" is the user's folder
+        for model in models:
+            if model.strip("/") in ("", ".", ".."):
+                raise ValueError(f"{model!r}: name the model directory itself")
+        return models
+
+    @field_validator("output_dir", "data_dir")
+    @classmethod
+    def _expand_home(cls, path):
+        return path.expanduser()
+
+    @field_validator("targets", "models", "intermediate", "seeds")
+    @classmethod
+    def _non_empty_and_unique(cls, value):  # after _model_paths: "~/m" and "/home/me/m" are one model
         if not value:
-            raise ValueError("must name at least one entry")
+            raise ValueError("must name at least one entry (an empty list would run nothing)")
+        names = [getattr(entry, "name", entry) for entry in value]
+        repeated = sorted({str(n) for n in names if names.count(n) > 1})
+        if repeated:  # a repeated setting name would merge two settings into one table column
+            raise ValueError(f"{', '.join(map(repr, repeated))} given more than once")
         return value
 
 
@@ -121,7 +208,8 @@ def load_config(path: str | Path | None = None, overrides: list[str] = (), base:
     except ValidationError as err:
         first = err.errors()[0]
         where = ".".join(map(str, first["loc"]))
-        raise XstiltsError(f"{path or 'config'}: field {where!r}: {first['msg']}") from None
+        message = first["msg"].removeprefix("Value error, ")
+        raise XstiltsError(f"{path or 'config'}: " + (f"field {where!r}: " if where else "") + message) from None
 
 
 def save_config(config: ExperimentConfig, path: Path, extra: dict | None = None) -> None:

@@ -26,6 +26,15 @@ def _index_label(value, n: int, path, line, where: str = "label") -> int | None:
     return value
 
 
+def _labels_all_or_none(path: Path, examples: list[MultipleChoiceExample], numbers: list[int]):
+    """A test file has no labels at all; a row without one among labelled rows is a broken row."""
+    if any(ex.label is not None for ex in examples):
+        for ex, number in zip(examples, numbers):
+            if ex.label is None:
+                raise DataFormatError(path, number, "no gold label, while other rows of this file have one")
+    return examples
+
+
 def read_hellaswag(path: str | Path) -> list[MultipleChoiceExample]:
     """HellaSwag: the original `.jsonl` or the staged derived `.txt` (dispatch on suffix).
 
@@ -37,8 +46,9 @@ def read_hellaswag(path: str | Path) -> list[MultipleChoiceExample]:
     """
     path = Path(path)
     if path.suffix == ".jsonl":
-        out = []
+        out, numbers = [], []
         for number, rec in jsonl(path):
+            numbers.append(number)
             endings = field(rec, "endings", list, path, number)
             if len(endings) != _HELLASWAG_ENDINGS or not all(isinstance(e, str) for e in endings):
                 raise DataFormatError(path, number, f"endings: expected {_HELLASWAG_ENDINGS} strings")
@@ -49,7 +59,7 @@ def read_hellaswag(path: str | Path) -> list[MultipleChoiceExample]:
                 context=field(rec, "ctx_a", str, path, number), question="",
                 choices=[f"{ctx_b} {e}".strip() for e in endings],
                 label=_index_label(rec.get("label"), _HELLASWAG_ENDINGS, path, number)))
-        return out
+        return _labels_all_or_none(path, out, numbers)
     block: list[tuple[int, str]] = []
     out = []
     for number, line in lines(path):
@@ -79,9 +89,11 @@ def read_cosmosqa(path: str | Path) -> list[MultipleChoiceExample]:
                 for n, r in jsonl(path))
     else:
         rows = _csv_rows(path, required)
-    return [MultipleChoiceExample(row["id"], row["context"], row["question"], [row[k] for k in _COSMOS_ANSWERS],
-                                  _index_label(row.get("label"), len(_COSMOS_ANSWERS), path, number))
-            for number, row in rows]
+    rows = list(rows)
+    return _labels_all_or_none(path, [
+        MultipleChoiceExample(row["id"], row["context"], row["question"], [row[k] for k in _COSMOS_ANSWERS],
+                              _index_label(row.get("label"), len(_COSMOS_ANSWERS), path, number))
+        for number, row in rows], [number for number, _ in rows])
 
 
 def _csv_rows(path: Path, required: tuple[str, ...]):
@@ -109,8 +121,9 @@ def read_commonsenseqa(path: str | Path) -> list[MultipleChoiceExample]:
     or the HuggingFace schema (question, choices{label[], text[]}). label = index of answerKey
     among the choice labels; a missing/empty answerKey (test) -> None. context is ""."""
     path = Path(path)
-    out = []
+    out, numbers = [], []
     for number, rec in jsonl(path):
+        numbers.append(number)
         question = field(rec, "question", (dict, str), path, number)
         if isinstance(question, dict):  # official
             stem = field(question, "stem", str, path, number, "question")
@@ -129,4 +142,4 @@ def read_commonsenseqa(path: str | Path) -> list[MultipleChoiceExample]:
             raise DataFormatError(path, number, f"answerKey {key!r} is not one of the choice labels {labels}")
         out.append(MultipleChoiceExample(field(rec, "id", str, path, number), "", stem, list(texts),
                                          None if key is None else labels.index(key)))
-    return out
+    return _labels_all_or_none(path, out, numbers)

@@ -29,6 +29,8 @@ def read_tatoeba(src_path: str | Path, eng_path: str | Path | None = None) -> Re
     if len(src) != len(eng):
         raise DataFormatError(src_path, None, f"has {len(src)} lines but its aligned file {eng_path} has "
                                               f"{len(eng)}; the two sides must be line-aligned")
+    if not src:
+        raise DataFormatError(src_path, None, f"empty: no sentences on either side (nor in {eng_path})")
     ids = [str(i) for i in range(1, len(src) + 1)]
     return RetrievalCorpus(ids, src, list(ids), eng, [(i, i) for i in ids])
 
@@ -63,6 +65,9 @@ def read_bucc(src_path: str | Path, trg_path: str | Path | None = None,
         gold_path = gold_path if gold_path is not None else (derived_gold if derived_gold.exists() else None)
     src_ids, src_texts = _bucc_side(src_path)
     trg_ids, trg_texts = _bucc_side(Path(trg_path))
+    for side, ids in ((src_path, src_ids), (trg_path, trg_ids)):
+        if not ids:
+            raise DataFormatError(side, None, "empty: no `id<TAB>sentence` lines")
     gold: list[tuple[str, str]] = []
     if gold_path is not None:
         known_src, known_trg = set(src_ids), set(trg_ids)

@@ -21,6 +21,7 @@ from ..config import ExperimentConfig, save_config
 from ..errors import XstiltsError
 from ..quiet import quiet_libraries
 from .pipeline import Pipeline
+from .preflight import check_inputs
 
 # Environment a Ray worker needs to see the same caches and thread settings as the driver.
 FORWARDED_ENV = ("XSTILTS_CACHE", "HF_HOME", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "OMP_NUM_THREADS")
@@ -46,12 +47,6 @@ def group_cells(pipeline: Pipeline) -> dict[tuple[str, str, int], list[str]]:
 def finished(pipeline: Pipeline) -> set[tuple[str, str, int, str]]:
     """The grid's cells whose key is already in the store."""
     return {(c.model, c.setting.name, c.seed, c.spec.name) for c in pipeline.cells() if pipeline.store.has_cell(c.key)}
-
-
-def _check_unique_settings(config: ExperimentConfig) -> None:
-    names = [s.name for s in config.intermediate]
-    if len(set(names)) != len(names):  # settings are looked up by name in the workers
-        raise XstiltsError(f"intermediate setting names must be unique; got {names}")
 
 
 def run_local(config: ExperimentConfig, console: Console, **_) -> list[str]:
@@ -81,6 +76,7 @@ def run_ray(config: ExperimentConfig, console: Console, address: str | None = No
 
     pipeline = Pipeline(config, console)
     save_config(config, config.output_dir / "config.json", {"versions": pipeline.versions})  # as Pipeline.run does
+    check_inputs(pipeline)
     done = finished(pipeline)
     todo = {key: [t for t in targets if (*key, t) not in done] for key, targets in group_cells(pipeline).items()}
     todo = {key: targets for key, targets in todo.items() if targets}
@@ -120,14 +116,18 @@ EXECUTORS = {"local": run_local, "ray": run_ray}
 
 @contextmanager
 def exclusive(output_dir):
-    """One grid driver per output directory: two would train the same checkpoints in the same
-    folders. The kernel drops the lock when the holder dies, so a killed run never blocks its resume."""
+    """One driver (`run` or `grid`) per output directory: two would train the same checkpoints in the
+    same folders. The kernel drops the lock when the holder dies, so a killed run never blocks its resume.
+    The processes of one torchrun / accelerate launch are one driver: rank 0 holds the lock for them."""
     output_dir.mkdir(parents=True, exist_ok=True)
+    if os.environ.get("RANK", "0") != "0":
+        yield
+        return
     with open(output_dir / "grid.lock", "w") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise XstiltsError(f"another `xstilts grid` is running on {output_dir} (grid.lock is held)") from None
+            raise XstiltsError(f"another xstilts run or grid is using {output_dir} (grid.lock is held)") from None
         yield
 
 
@@ -135,7 +135,6 @@ def run_grid(config: ExperimentConfig, executor: str = "local", console: Console
     """Run (or resume) the whole grid with the chosen executor and count what got done."""
     if executor not in EXECUTORS:
         raise XstiltsError(f"unknown executor {executor!r}; choose from: {', '.join(EXECUTORS)}")
-    _check_unique_settings(config)
     console = console or Console()
     pipeline = Pipeline(config, console)
     total = sum(1 for _ in pipeline.cells())

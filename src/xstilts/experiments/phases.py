@@ -17,6 +17,7 @@ from ..config import ExperimentConfig, TrainSettings
 from ..evaluation.predict import map_sharded, predict_logits
 from ..modeling.model import MultiTaskModel, embed, load_encoder
 from ..tasks.registry import family_of
+from ..training.checkpoints import is_finished, mark_finished
 from ..training.loop import (BEST_WEIGHTS, TrainRun, TrainTask, load_weights, make_accelerator, remove_checkpoints,
                              steps_per_epoch, train)
 from ..training.mlm import mlm_task
@@ -24,7 +25,6 @@ from ..training.samplers import sample_tasks, task_probabilities
 from .cells import CellPlan
 from .task_data import TaskData
 
-DONE = "DONE"
 TRAIN_STATE = "train_state.json"
 
 
@@ -34,18 +34,14 @@ class CellResult:
     dev: dict[str, dict[str, dict[str, float]]]   # phase -> task -> metric -> value (the selected model's English dev)
 
 
-def is_done(phase_dir: Path) -> bool:
-    return (phase_dir / DONE).exists()
-
-
-def train_once(model, run: TrainRun, accelerator, record: dict, save=lambda: None) -> dict:
-    """Train a phase, then the main rank saves its result, writes train_state.json (with `record`),
-    marks the directory DONE and drops the resumable checkpoint."""
+def train_once(model, run: TrainRun, accelerator, record: dict, save=lambda: None, result_dir: Path | None = None) -> dict:
+    """Train a phase, then the main rank saves its result, writes train_state.json (with `record`), marks
+    the result (`result_dir`, default the phase directory) finished and drops the resumable checkpoint."""
     state = train(model, run, accelerator)
     if accelerator.is_main_process:
         save()
         (run.output_dir / TRAIN_STATE).write_text(json.dumps({**record, **state}))
-        (run.output_dir / DONE).write_text("")
+        mark_finished(result_dir or run.output_dir)
         remove_checkpoints(run.output_dir)
     accelerator.wait_for_everyone()  # other ranks read what the main rank just wrote
     return state
@@ -104,7 +100,7 @@ class Phases:
         if not phase.trains:
             return cell.model
         out = cell.seed_dir / "intermediate"
-        if is_done(out):
+        if is_finished(out / "encoder"):
             return str(out / "encoder")
         set_seed(cell.seed)
         encoder, tokenizer = load_encoder(cell.model)
@@ -134,7 +130,7 @@ class Phases:
                        self.dev_scorer(phase.specs, tokenizer, phase.task_settings, labels, extra),
                        settings.eval_every or steps_per_epoch(tasks), f"phase 1 {setting.name}")
         train_once(model, run, accelerator, {"tasks": setting.tasks, "settings": phase.config["settings"]},
-                   save=lambda: model.save_encoder(out / "encoder", tokenizer))
+                   save=lambda: model.save_encoder(out / "encoder", tokenizer), result_dir=out / "encoder")
         return str(out / "encoder")
 
     def intermediate_dev(self, cell: CellPlan) -> dict[str, dict[str, dict[str, float]]]:
@@ -154,7 +150,7 @@ class Phases:
         accelerator = make_accelerator(settings, self.config.device)
         model.to(accelerator.device)
         out = cell.finetune_dir
-        if is_done(out):
+        if is_finished(out):
             load_weights(model, out / BEST_WEIGHTS)
         else:
             task = TrainTask(spec.name, spec.head_name, features, settings.batch_size)

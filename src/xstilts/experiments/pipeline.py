@@ -18,6 +18,7 @@ from ..config import ExperimentConfig, save_config
 from ..training.loop import runs_on_cpu
 from .cells import CellPlan, Planner
 from .phases import Phases
+from .preflight import check_inputs
 from .provenance import library_versions
 from .store import ResultsStore
 from .task_data import TaskData
@@ -47,6 +48,7 @@ class Pipeline:
 
     def run(self) -> ResultsStore:
         save_config(self.config, self.config.output_dir / "config.json", {"versions": self.versions})
+        check_inputs(self)  # a bad file or model path ends the run before anything trains
         for cell in self.cells():
             self.run_cell(cell)
         return self.store

@@ -5,8 +5,12 @@ from __future__ import annotations
 import csv
 import json
 import sqlite3
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
+from urllib.parse import quote
+
+from ..errors import XstiltsError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS cells (
@@ -26,14 +30,37 @@ COLUMNS = ("model", "intermediate", "target", "seed", "language", "metric", "val
 
 
 class ResultsStore:
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
-            db.executescript(SCHEMA)
+    """create=False opens an existing store read-only: `results`/`report` never write into a file they are given."""
 
+    def __init__(self, path: str | Path, create: bool = True):
+        self.path = Path(path)
+        self.mode = "rwc" if create else "ro"
+        if self.path.is_dir():
+            raise XstiltsError(f"{self.path}: is a directory, not a results database")
+        if not create and not self.path.is_file():
+            raise XstiltsError(f"{self.path}: results file not found")
+        if create:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            if create:
+                db.executescript(SCHEMA)
+            elif not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'cells'").fetchone():
+                raise XstiltsError(f"{self.path}: not an xstilts results database (it has no cells table)")
+
+    @contextmanager
     def _connect(self):
-        return sqlite3.connect(self.path, timeout=60)
+        """One transaction (committed, or rolled back on error); a bad file or disk ends in one line naming it."""
+        try:
+            db = sqlite3.connect(f"file:{quote(str(self.path.absolute()))}?mode={self.mode}", uri=True, timeout=60)
+            try:
+                with db:
+                    yield db
+            finally:
+                db.close()
+        except sqlite3.DatabaseError as err:
+            if type(err) not in (sqlite3.DatabaseError, sqlite3.OperationalError):
+                raise  # integrity/programming errors are ours: keep the traceback
+            raise XstiltsError(f"{self.path}: {err} (not a readable, writable xstilts results database)") from None
 
     def has_cell(self, cell_key: str) -> bool:
         with self._connect() as db:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 from torch import nn
 from transformers import AutoModel, AutoTokenizer
 
@@ -14,12 +16,23 @@ from .heads import HEAD_KINDS, MLMHead
 ENCODER_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
+def check_model_path(name_or_path: str) -> str:
+    """`~` expanded; a path (not a hub id like "org/name") must be a directory here, or the hub's
+    "Repo id must be in the form..." would hide the typo."""
+    name_or_path = os.path.expanduser(name_or_path)
+    looks_local = name_or_path.startswith((".", "/")) or name_or_path.count("/") > 1
+    if looks_local and not Path(name_or_path).is_dir():
+        raise XstiltsError(f"cannot load model {name_or_path!r}: directory not found")
+    return name_or_path
+
+
 def load_encoder(name_or_path: str):
     """Load any HuggingFace encoder and its fast tokenizer by hub id or local directory."""
+    name_or_path = check_model_path(name_or_path)
     try:
         encoder = AutoModel.from_pretrained(name_or_path)
         tokenizer = AutoTokenizer.from_pretrained(name_or_path)
-    except (OSError, ValueError) as err:
+    except (OSError, ValueError, SafetensorError) as err:  # SafetensorError: a truncated or damaged weights file
         first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise XstiltsError(f"cannot load model {name_or_path!r}: {first_line}") from None
     if not tokenizer.is_fast:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from ..errors import XstiltsError
+from ..errors import DataFormatError, XstiltsError
 
 
 HEADLINE_NAMES = {"exact_match": "EM", "exact": "EM", "f1": "F1"}
@@ -86,8 +86,23 @@ class TaskSpec:
 
     def read(self, data_dir: str | Path, split: str, lang: str = "en",
              overrides: dict[str, str] | None = None) -> list:
-        """Read and concatenate the examples of one split/language."""
-        return [ex for path, reader in self.files(data_dir, split, lang, overrides) for ex in reader(path)]
+        """Read and concatenate the examples of one split/language; every file must hold examples,
+        labelled ones for training and model selection."""
+        examples = []
+        for path, reader in self.files(data_dir, split, lang, overrides):
+            read = reader(path)
+            if not read:
+                raise DataFormatError(path, None, f"no examples (task {self.name!r}, {split} split)")
+            if split != "test" and any(_unlabelled(ex) for ex in read):
+                raise DataFormatError(path, None, f"examples without gold labels; the {split} split of "
+                                                  f"task {self.name!r} needs them")
+            examples.extend(read)
+        return examples
+
+
+def _unlabelled(example) -> bool:
+    """Label-free test rows of the classification, multiple-choice and tagging formats."""
+    return getattr(example, "label", "") is None or getattr(example, "tags", "") is None
 
 
 def sources(*pairs) -> tuple[Source, ...]:

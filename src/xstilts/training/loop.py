@@ -24,6 +24,7 @@ from transformers import get_linear_schedule_with_warmup
 
 from ..config import TrainSettings
 from ..data.features import MODEL_INPUTS, pad_batch, sequence_lengths
+from .checkpoints import resume, save_atomic, seal_checkpoint, writing
 
 CHECKPOINT = "checkpoint"
 BEST_WEIGHTS = "best_model.pt"
@@ -129,11 +130,8 @@ class Checkpoints:
         self.partial, self.best = output_dir / f"{CHECKPOINT}.partial", output_dir / BEST_WEIGHTS
 
     def resume(self) -> dict | None:
-        if not (self.dir / "trainer_state.json").exists():
-            return None
-        self.accelerator.load_state(str(self.dir))
-        self.scheduler.load_state_dict(torch.load(self.dir / "scheduler.pt", weights_only=True))
-        return json.loads((self.dir / "trainer_state.json").read_text())
+        """The state of an intact checkpoint, loaded; None when there is none (or it was damaged: restart)."""
+        return resume(self.dir, self.accelerator, self.scheduler)
 
     def save(self, state: dict) -> None:
         # Written beside the last checkpoint, then swapped in whole: a kill mid-save must not leave
@@ -143,17 +141,20 @@ class Checkpoints:
         if main:
             shutil.rmtree(self.partial, ignore_errors=True)
         self.accelerator.wait_for_everyone()
-        self.accelerator.save_state(str(self.partial))
+        with writing(self.partial):
+            self.accelerator.save_state(str(self.partial))
         self.accelerator.wait_for_everyone()
         if main:
-            torch.save(self.scheduler.state_dict(), self.partial / "scheduler.pt")
-            (self.partial / "trainer_state.json").write_text(json.dumps(state))
+            with writing(self.partial):
+                torch.save(self.scheduler.state_dict(), self.partial / "scheduler.pt")
+                (self.partial / "trainer_state.json").write_text(json.dumps(state))
+                seal_checkpoint(self.partial)  # its files' sizes and hashes: a damaged one is found on resume
             shutil.rmtree(self.dir, ignore_errors=True)
             self.partial.rename(self.dir)
 
     def save_best(self, model) -> None:
         if self.accelerator.is_main_process:
-            torch.save(model.state_dict(), self.best)
+            save_atomic(model.state_dict(), self.best)
 
     def load_best(self, model) -> None:
         self.accelerator.wait_for_everyone()  # the main rank may still be writing the best weights
