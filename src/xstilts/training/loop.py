@@ -24,6 +24,8 @@ from transformers import get_linear_schedule_with_warmup
 
 from ..config import TrainSettings
 from ..data.features import MODEL_INPUTS, pad_batch, sequence_lengths
+from .precision import auto_precision
+from .sparse_adamw import catch_up, clip_grad_norm, make_adamw
 
 CHECKPOINT = "checkpoint"
 BEST_WEIGHTS = "best_model.pt"
@@ -88,7 +90,7 @@ def runs_on_cpu(device: str | None) -> bool:
 def make_accelerator(settings: TrainSettings, device: str | None = None) -> Accelerator:
     precision = settings.precision
     if precision == "auto":
-        precision = "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() and device != "cpu" else "no"
+        precision = auto_precision(device)
     # heads not used in a step get no gradient; DDP must be told, or multi-task steps fail
     unused = DistributedDataParallelKwargs(find_unused_parameters=True)
     return Accelerator(mixed_precision=precision, gradient_accumulation_steps=settings.grad_accum,
@@ -103,7 +105,7 @@ def _optimizer(model, settings: TrainSettings, learning_rate: float):
     # fused AdamW (CPU needs torch>=2.4): 5-20% faster CPU steps, ~700 MiB less peak RSS for mE5-small
     # (benchmarks/throughput.py --optimizer-ablation, benchmarks/memory.py)
     fused = next(model.parameters()).device.type in ("cpu", "cuda")
-    return torch.optim.AdamW(groups, lr=learning_rate, fused=True if fused else None)
+    return make_adamw(model, groups, settings, learning_rate, fused)
 
 
 def train(model, tasks: list[TrainTask], step_tasks: list[str], settings: TrainSettings, learning_rate: float,
@@ -133,6 +135,7 @@ def train(model, tasks: list[TrainTask], step_tasks: list[str], settings: TrainS
         scheduler.load_state_dict(torch.load(checkpoint / "scheduler.pt", weights_only=True))
         state = json.loads((checkpoint / "trainer_state.json").read_text())
     state["processes"] = accelerator.num_processes  # recorded: each process takes a share of every batch
+    state["precision"] = accelerator.mixed_precision  # recorded: what "auto" chose on this machine
 
     def save_checkpoint():
         # Written beside the last checkpoint, then swapped in whole: a kill mid-save must not leave
@@ -142,6 +145,7 @@ def train(model, tasks: list[TrainTask], step_tasks: list[str], settings: TrainS
         if accelerator.is_main_process:
             shutil.rmtree(partial, ignore_errors=True)
         accelerator.wait_for_everyone()
+        catch_up(optimizer)  # row-sparse embedding updates: every row current before it is saved
         accelerator.save_state(str(partial))
         accelerator.wait_for_everyone()
         if accelerator.is_main_process:
@@ -151,6 +155,7 @@ def train(model, tasks: list[TrainTask], step_tasks: list[str], settings: TrainS
             partial.rename(checkpoint)
 
     def run_eval():
+        catch_up(optimizer)
         score = evaluate(unwrapped)
         state["evals"].append({"step": state["step"], "score": score})
         if state["best_score"] is None or score > state["best_score"]:
@@ -175,7 +180,7 @@ def train(model, tasks: list[TrainTask], step_tasks: list[str], settings: TrainS
                 loss, _ = model(task.head, **{k: v.to(accelerator.device) for k, v in batch.items()})
                 accelerator.backward(loss)
                 if accelerator.sync_gradients:
-                    accelerator.clip_grad_norm_(model.parameters(), settings.max_grad_norm)
+                    clip_grad_norm(accelerator, model.parameters(), settings.max_grad_norm)
                 optimizer.step()
                 if accelerator.sync_gradients:
                     scheduler.step()
@@ -187,6 +192,7 @@ def train(model, tasks: list[TrainTask], step_tasks: list[str], settings: TrainS
                 run_eval()
             if state["step"] % settings.save_every == 0 and state["step"] < len(plan):
                 save_checkpoint()
+    catch_up(optimizer)
     if evaluate:
         if not state["evals"] or state["evals"][-1]["step"] != len(plan):
             run_eval()
