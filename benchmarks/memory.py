@@ -1,7 +1,7 @@
 """Peak RSS of a short QA fine-tune (default: multilingual-e5-small, SQuAD features at 384).
 
 Each measurement is a fresh subprocess running one arm of benchmarks/throughput.py
-(`--arm hf|xstilts|xstilts-unfused --task qa --no-eval`); peak RSS is that process's
+(`--arm hf|hf-best|xstilts|xstilts-sparse --task qa --no-eval`); peak RSS is that process's
 resource.getrusage(RUSAGE_SELF).ru_maxrss at the end, next to the value before the arm started
 (interpreter + libraries + tokenised data, no model yet). Arms alternate order across repetitions.
 
@@ -39,7 +39,7 @@ def main(argv=None):
     p.add_argument("--steps", type=int, default=3)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--reps", type=int, default=1)
-    p.add_argument("--arms", default="hf,xstilts,xstilts-unfused")
+    p.add_argument("--arms", default="hf,hf-best,xstilts,xstilts-sparse")
     p.add_argument("--out", default="memory")
     args = p.parse_args(argv)
     args.model_dir, desc = resolve_model(args.model)

@@ -1,25 +1,32 @@
-"""Training throughput: HuggingFace example-script recipe vs the xstilts loop, same model/data/steps.
+"""Training throughput: the HF Trainer, as the example scripts run it and at its best, vs the xstilts loop.
 
-(a) "hf":      transformers.Trainer + AutoModelFor{QuestionAnswering,TokenClassification}, features
-               tokenised with padding="max_length" exactly as run_qa.py / run_ner.py do, default
-               collator, random sampler (no length grouping).
-(b) "xstilts": xstilts.training.loop.train on MultiTaskModel, features from the xstilts featurisers
-               cached as memory-mapped Arrow (xstilts.data.features.cached_features), dynamic padding
-               (pad_batch) and length grouping.
+Arms (same model, examples' token ids and labels, optimizer steps, batch size, lr, linear schedule with
+10% warmup, weight decay 0.01, grad-norm clip 1.0, seed, precision; fused AdamW everywhere):
+  hf              transformers.Trainer + AutoModelFor{QuestionAnswering,TokenClassification}, features padded
+                  to max length as run_qa.py does by default, default collator, random sampler.
+  hf-best         the Trainer as a competent user runs it: unpadded features, per-batch padding with HF's
+                  collators (DataCollatorWithPadding / DataCollatorForTokenClassification),
+                  train_sampling_strategy="group_by_length" (transformers 5's LengthGroupedSampler).
+                  Ratios are against this arm.
+  xstilts         xstilts.training.loop.train on MultiTaskModel, Arrow-cached features, dynamic padding,
+                  length grouping (windows of 50 batches).
+  xstilts-sparse  the same with embedding_optimizer: sparse (row-sparse AdamW, equal to dense AdamW).
+  xstilts-frozen  the same with freeze_embeddings: true (a different recipe; its dev metric says how much).
 
-Both arms: the same training examples (a seeded subsample of steps x batch examples, i.e. ~one epoch,
-so both arms see the same examples in a different order), optimizer steps, batch size, learning
-rate, linear schedule with 10% warmup, weight decay 0.01, grad-norm clip 1.0, seed, precision.
+The training pool has max(steps, 200) x batch examples, so HF's length grouping uses its default window
+of 50 batches (it shrinks it on fewer than 200 batches of data), equal to xstilts'; every arm draws its
+steps x batch examples from that pool in its own order.
 QA trains on SQuAD v1.1 *dev* questions (the train file is not on this machine) at max length 384
 and is scored (F1) on 200 questions from held-out articles; tagging trains on UD English-EWT train
-at max length 256 and is scored (word-level UPOS accuracy) on 200 EWT dev sentences. Both arms are
+at max length 256 and is scored (word-level UPOS accuracy) on 200 EWT dev sentences. All arms are
 scored by the same dynamic-padding inference code, so only training differs.
 
-Repetitions alternate the arm order (hf, xstilts / xstilts, hf, ...) so background load hits both;
-the dev metric is computed on the first repetition (runs are seeded and repeat the same work).
+Repetitions alternate the arm order so background load hits every arm; the load average is printed per
+run; the dev metric is computed on the first repetition (runs are seeded and repeat the same work).
 Throughput counts only the train() / trainer.train() call (model loading and data prep excluded).
 
     python benchmarks/throughput.py --task both --steps 20 --batch-size 16 --reps 2
+    python benchmarks/throughput.py --model multilingual-e5-small --arms hf-best,xstilts,xstilts-sparse,xstilts-frozen
 """
 
 from __future__ import annotations
@@ -33,12 +40,14 @@ import resource
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import DATA, Report, resolve_model, spread, table  # noqa: E402
 
 MAX_LEN = {"qa": 384, "tagging": 256}
+GROUPING_WINDOW = 50  # batches per length-sorted window: xstilts' epoch_batches and HF's default mega_batch_mult
 
 
 # ----------------------------------------------------------------------------------------- data
@@ -70,14 +79,14 @@ def split_ewt(n_train: int, n_dev: int, seed: int):
     return rng.sample(train, min(n_train, len(train))), rng.sample(dev, min(n_dev, len(dev)))
 
 
-def hf_qa_features(examples, tokenizer, max_length: int, stride: int = 128) -> dict:
-    """run_qa.py's prepare_train_features with pad_to_max_length=True (the script's default)."""
+def hf_qa_features(examples, tokenizer, max_length: int, padding: str | bool = "max_length", stride: int = 128) -> dict:
+    """run_qa.py's prepare_train_features; padding="max_length" is the script's default (pad_to_max_length)."""
     pad_on_right = tokenizer.padding_side == "right"
     enc = tokenizer([e.question.lstrip() for e in examples] if pad_on_right else [e.context for e in examples],
                     [e.context for e in examples] if pad_on_right else [e.question.lstrip() for e in examples],
                     truncation="only_second" if pad_on_right else "only_first", max_length=max_length,
                     stride=stride, return_overflowing_tokens=True, return_offsets_mapping=True,
-                    padding="max_length")
+                    padding=padding)
     sample_mapping = enc.pop("overflow_to_sample_mapping")
     offset_mapping = enc.pop("offset_mapping")
     cols = {k: list(v) for k, v in enc.items()}
@@ -108,10 +117,10 @@ def hf_qa_features(examples, tokenizer, max_length: int, stride: int = 128) -> d
     return cols
 
 
-def hf_tagging_features(examples, tokenizer, max_length: int, labels: list[str]) -> dict:
-    """run_ner.py's tokenize_and_align_labels with padding="max_length", label_all_tokens=False."""
+def hf_tagging_features(examples, tokenizer, max_length: int, labels: list[str], padding: str | bool = "max_length") -> dict:
+    """run_ner.py's tokenize_and_align_labels (label_all_tokens=False); run_ner.py itself pads per batch."""
     label_to_id = {label: i for i, label in enumerate(labels)}
-    enc = tokenizer([e.tokens for e in examples], padding="max_length", truncation=True, max_length=max_length,
+    enc = tokenizer([e.tokens for e in examples], padding=padding, truncation=True, max_length=max_length,
                     is_split_into_words=True)
     cols = {k: list(v) for k, v in enc.items()}
     cols["labels"] = []
@@ -140,22 +149,25 @@ def prepare(task: str, model_dir: str, steps: int, batch_size: int, n_dev: int, 
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     max_length = MAX_LEN[task]
-    n_train = steps * batch_size
+    # HF's length grouping sorts windows of min(50, n / (4 x batch)) batches: from 200 batches of examples
+    # on, its window is the default 50 batches, the same as xstilts' epoch_batches
+    n_train = max(steps, GROUPING_WINDOW * 4) * batch_size
     if task == "qa":
         spec, labels = get_task("squad_v1"), None
         train_ex, dev_ex = split_squad(n_train, n_dev, seed)
-        hf_cols = hf_qa_features(train_ex, tokenizer, max_length)
+        featurize_hf = lambda padding: hf_qa_features(train_ex, tokenizer, max_length, padding)  # noqa: E731
     else:
         spec, labels = get_task("udpos"), list(UPOS_TAGS)
         train_ex, dev_ex = split_ewt(n_train, n_dev, seed)
-        hf_cols = hf_tagging_features(train_ex, tokenizer, max_length, labels)
+        featurize_hf = lambda padding: hf_tagging_features(train_ex, tokenizer, max_length, labels, padding)  # noqa: E731
+    hf_cols, hf_best_cols = featurize_hf("max_length"), featurize_hf(False)
     family = family_of(spec)
     key = {"bench": "throughput", "task": task, "n": n_train, "seed": seed, "max_length": max_length,
            "tokenizer": tokenizer_fingerprint(tokenizer)}
     xs_train = cached_features({**key, "split": "train"}, lambda: family.featurize(train_ex, tokenizer, max_length, labels))
     xs_dev = cached_features({**key, "split": "dev", "n_dev": n_dev},
                              lambda: family.featurize(dev_ex, tokenizer, max_length, labels))
-    hf_train = Dataset.from_dict(hf_cols)
+    hf_train, hf_best_train = Dataset.from_dict(hf_cols), Dataset.from_dict(hf_best_cols)
 
     # Same token ids (minus padding) and labels in both arms?
     same_ids = same_labels = 0
@@ -164,12 +176,13 @@ def prepare(task: str, model_dir: str, steps: int, batch_size: int, n_dev: int, 
     xs_lab, hf_lab = xs_train[label_col], hf_cols[label_col]
     for i in range(min(len(xs_ids), len(hf_cols["input_ids"]))):
         hf_real = [t for t, m in zip(hf_cols["input_ids"][i], hf_cols["attention_mask"][i]) if m]
-        same_ids += hf_real == xs_ids[i]
+        same_ids += hf_real == xs_ids[i] == hf_best_cols["input_ids"][i]
         same_labels += (hf_lab[i][:len(xs_lab[i])] == xs_lab[i]) if task == "tagging" else hf_lab[i] == xs_lab[i]
     check = (f"{len(train_ex)} training examples -> {len(xs_train)} xstilts / {len(hf_train)} HF features; "
-             f"identical non-pad token ids in {same_ids}, identical labels in {same_labels}")
+             f"identical non-pad token ids (all three arms) in {same_ids}, identical labels in {same_labels}")
     return dict(task=task, spec=spec, family=family, labels=labels, tokenizer=tokenizer, max_length=max_length,
-                train_ex=train_ex, dev_ex=dev_ex, xs_train=xs_train, xs_dev=xs_dev, hf_train=hf_train, check=check)
+                train_ex=train_ex, dev_ex=dev_ex, xs_train=xs_train, xs_dev=xs_dev, hf_train=hf_train,
+                hf_best_train=hf_best_train, check=check)
 
 
 # ----------------------------------------------------------------------------------------- eval
@@ -200,10 +213,13 @@ def dev_metric(data: dict, forward) -> float:
 
 
 # ----------------------------------------------------------------------------------------- arms
-def run_hf(data: dict, model_dir: str, args, evaluate: bool) -> dict:
+def run_hf(data: dict, model_dir: str, args, evaluate: bool, best: bool = False) -> dict:
+    """The Trainer as the example scripts run it (max-length padding, random sampler) or, with best=True,
+    as a competent user would: per-batch padding with HF's collators, group_by_length, fused AdamW."""
     import torch
-    from transformers import (AutoModelForQuestionAnswering, AutoModelForTokenClassification, Trainer,
-                              TrainingArguments, default_data_collator, set_seed)
+    from transformers import (AutoModelForQuestionAnswering, AutoModelForTokenClassification,
+                              DataCollatorForTokenClassification, DataCollatorWithPadding, Trainer, TrainingArguments,
+                              default_data_collator, set_seed)
 
     set_seed(args.seed)
     if data["task"] == "qa":
@@ -214,8 +230,15 @@ def run_hf(data: dict, model_dir: str, args, evaluate: bool) -> dict:
             model_dir, num_labels=len(labels), id2label=dict(enumerate(labels)), label2id={l: i for i, l in enumerate(labels)})
     counts = {"examples": 0, "real": 0, "padded": 0}
 
-    def collator(features):  # the default collator; counting only (a sum over an int tensor)
-        batch = default_data_collator(features)
+    if not best:
+        collate = default_data_collator
+    elif data["task"] == "qa":
+        collate = DataCollatorWithPadding(data["tokenizer"])
+    else:
+        collate = DataCollatorForTokenClassification(data["tokenizer"])
+
+    def collator(features):  # HF's collator; counting only (a sum over an int tensor)
+        batch = collate(features)
         counts["examples"] += len(batch["input_ids"])
         counts["real"] += int(batch["attention_mask"].sum())
         counts["padded"] += batch["input_ids"].numel()
@@ -227,8 +250,10 @@ def run_hf(data: dict, model_dir: str, args, evaluate: bool) -> dict:
             learning_rate=args.lr[data["task"]], weight_decay=0.01, warmup_steps=0.1, lr_scheduler_type="linear",
             max_grad_norm=1.0, seed=args.seed, use_cpu=args.device == "cpu", bf16=args.precision == "bf16",
             report_to="none", save_strategy="no", logging_strategy="no", disable_tqdm=True,
-            dataloader_num_workers=0, torch_compile=args.compile)
-        trainer = Trainer(model=model, args=targs, train_dataset=data["hf_train"], data_collator=collator)
+            dataloader_num_workers=0, torch_compile=args.compile, optim="adamw_torch_fused",
+            train_sampling_strategy="group_by_length" if best else "random")
+        trainer = Trainer(model=model, args=targs, train_dataset=data["hf_best_train" if best else "hf_train"],
+                          data_collator=collator)
         t0 = time.perf_counter()
         trainer.train()
         seconds = time.perf_counter() - t0
@@ -247,30 +272,8 @@ def run_hf(data: dict, model_dir: str, args, evaluate: bool) -> dict:
     return result
 
 
-def _unfused_adamw(model, settings, learning_rate):
-    """xstilts.training.loop._optimizer as it was before fused AdamW: torch's default implementation."""
-    import torch
-
-    decay, no_decay = [], []
-    for name, param in model.named_parameters():
-        (no_decay if param.ndim < 2 or "LayerNorm" in name or "layer_norm" in name else decay).append(param)
-    groups = [{"params": decay, "weight_decay": settings.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=learning_rate)
-
-
-def run_xstilts_unfused(data: dict, model_dir: str, args, evaluate: bool) -> dict:
-    """Ablation: the xstilts arm with torch's default (unfused) AdamW, monkeypatched in for this arm only."""
-    import xstilts.training.loop as loop
-
-    original = loop._optimizer
-    loop._optimizer = _unfused_adamw
-    try:
-        return run_xstilts(data, model_dir, args, evaluate)
-    finally:
-        loop._optimizer = original
-
-
-def run_xstilts(data: dict, model_dir: str, args, evaluate: bool) -> dict:
+def run_xstilts(data: dict, model_dir: str, args, evaluate: bool, **options) -> dict:
+    """The xstilts loop; `options` are TrainSettings fields (embedding_optimizer, freeze_embeddings)."""
     import torch
     from accelerate.state import AcceleratorState, GradientState
     from accelerate.utils import set_seed
@@ -290,7 +293,7 @@ def run_xstilts(data: dict, model_dir: str, args, evaluate: bool) -> dict:
     task = TrainTask(spec.name, spec.head_name, data["xs_train"], args.batch_size)
     settings = TrainSettings(learning_rate=args.lr[data["task"]], batch_size=args.batch_size, max_steps=args.steps,
                              max_length=data["max_length"], warmup_ratio=0.1, weight_decay=0.01,
-                             precision=args.precision, length_grouping=not args.no_grouping, save_every=10**9)
+                             precision=args.precision, length_grouping=not args.no_grouping, save_every=10**9, **options)
     accelerator = make_accelerator(settings, args.device)
     model.to(accelerator.device)
     if args.compile:
@@ -315,7 +318,10 @@ def run_xstilts(data: dict, model_dir: str, args, evaluate: bool) -> dict:
     return result
 
 
-ARMS = {"hf": run_hf, "xstilts": run_xstilts, "xstilts-unfused": run_xstilts_unfused}
+ARMS = {"hf": run_hf, "hf-best": partial(run_hf, best=True), "xstilts": run_xstilts,
+        "xstilts-sparse": partial(run_xstilts, embedding_optimizer="sparse"),
+        "xstilts-frozen": partial(run_xstilts, freeze_embeddings=True)}
+BASELINE = "hf-best"
 
 
 # ----------------------------------------------------------------------------------------- main
@@ -335,8 +341,8 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=int, default=13)
     p.add_argument("--no-eval", action="store_true", help="skip the dev metric")
     p.add_argument("--no-grouping", action="store_true", help="xstilts arm without length grouping (ablation)")
-    p.add_argument("--optimizer-ablation", action="store_true",
-                   help="add a third arm: xstilts with torch's default unfused AdamW instead of the fused one")
+    p.add_argument("--arms", default="hf,hf-best,xstilts,xstilts-sparse",
+                   help=f"comma-separated, from {', '.join(ARMS)}; ratios are against {BASELINE}, which must be one")
     p.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0 = torch default)")
     p.add_argument("--compile", action="store_true", help="torch.compile in both arms (experimental)")
     p.add_argument("--arm", choices=list(ARMS), help="run only this arm once and print a JSON line "
@@ -344,6 +350,9 @@ def parse_args(argv=None):
     p.add_argument("--out", default="throughput", help="results/<out>.md ('' = don't write)")
     args = p.parse_args(argv)
     args.lr = {"qa": args.lr_qa, "tagging": args.lr_tagging}
+    args.arms = args.arms.split(",")
+    if BASELINE not in args.arms or not set(args.arms) <= set(ARMS):
+        p.error(f"--arms must include {BASELINE} and name only {', '.join(ARMS)}")
     return args
 
 
@@ -386,7 +395,7 @@ def main(argv=None):
         t0 = time.perf_counter()
         data = prepare(task, model_dir, args.steps, args.batch_size, args.n_dev, args.seed)
         report(f"[{task}] max length {data['max_length']}: {data['check']} (prep {time.perf_counter() - t0:.1f} s)")
-        arms = list(ARMS) if args.optimizer_ablation else ["hf", "xstilts"]
+        arms = args.arms
         runs = {arm: [] for arm in arms}
         for rep in range(args.reps):
             order = arms if rep % 2 == 0 else arms[::-1]
@@ -394,9 +403,10 @@ def main(argv=None):
                 r = ARMS[arm](data, model_dir, args, evaluate=rep == 0 and not args.no_eval)
                 gc.collect()  # the arm's model and optimizer are garbage now
                 runs[arm].append(r)
-                report(f"  rep {rep} {arm:8s} {r['seconds']:7.1f} s  {r['examples'] / r['seconds']:6.2f} ex/s  "
+                report(f"  rep {rep} {arm:14s} {r['seconds']:7.1f} s  {r['examples'] / r['seconds']:6.2f} ex/s  "
                        f"{r['real'] / r['seconds']:8.0f} real tok/s  pad fraction {1 - r['real'] / r['padded']:.2f}"
-                       + (f"  dev {r['metric']:.2f} (eval {r['eval_seconds']:.1f} s)" if "metric" in r else ""))
+                       + (f"  dev {r['metric']:.2f} (eval {r['eval_seconds']:.1f} s)" if "metric" in r else "")
+                       + f"  load {os.getloadavg()[0]:.2f}")
         rows = []
         for arm in arms:
             rs = runs[arm]
@@ -406,27 +416,31 @@ def main(argv=None):
                          spread([r["padded"] / r["seconds"] for r in rs], "{:.0f}"),
                          f"{1 - rs[0]['real'] / rs[0]['padded']:.2f}",
                          f"{rs[0]['metric']:.2f}" if "metric" in rs[0] else "-"])
-        # Ratio per repetition pair (the two arms of one repetition ran back to back).
         metric = "F1 (200 held-out SQuAD dev questions)" if task == "qa" else "UPOS word accuracy (200 EWT dev sentences)"
         report(f"\n### {task} (max length {data['max_length']}), dev metric = {metric}\n")
         report(table(["arm", "train s", "examples/s", "real tokens/s", "processed tokens/s (incl. pad)",
                       "pad fraction", "dev metric"], rows))
         report("")
-        for arm in arms[1:]:
+        base = runs[BASELINE]
+        for arm in arms:
+            if arm == BASELINE:
+                continue
             # Ratio per repetition (the arms of one repetition ran back to back).
-            ratios = [(x["examples"] / x["seconds"]) / (h["examples"] / h["seconds"]) for h, x in zip(runs["hf"], runs[arm])]
-            tok_ratios = [(x["real"] / x["seconds"]) / (h["real"] / h["seconds"]) for h, x in zip(runs["hf"], runs[arm])]
-            report(f"{arm} / hf: examples/s x{spread(ratios)}, real tokens/s x{spread(tok_ratios)} "
+            ratios = [(x["examples"] / x["seconds"]) / (h["examples"] / h["seconds"]) for h, x in zip(base, runs[arm])]
+            tok_ratios = [(x["real"] / x["seconds"]) / (h["real"] / h["seconds"]) for h, x in zip(base, runs[arm])]
+            report(f"{arm} / {BASELINE}: examples/s x{spread(ratios)}, real tokens/s x{spread(tok_ratios)} "
                    "(median (min-max) over repetitions)")
             summary.append([task, arm, spread(ratios), spread(tok_ratios),
-                            f"{runs['hf'][0].get('metric', float('nan')):.2f}", f"{runs[arm][0].get('metric', float('nan')):.2f}"])
+                            f"{base[0].get('metric', float('nan')):.2f}", f"{runs[arm][0].get('metric', float('nan')):.2f}"])
         report("")
         del data
         gc.collect()
+    report(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}\n")
     report("### summary\n")
-    report(table(["task", "arm", "examples/s ratio arm/hf", "real tokens/s ratio arm/hf", "hf dev metric", "arm dev metric"], summary))
+    report(table(["task", "arm", f"examples/s ratio arm/{BASELINE}", f"real tokens/s ratio arm/{BASELINE}",
+                  f"{BASELINE} dev metric", "arm dev metric"], summary))
     if args.out:
-        report.save("Training throughput: HF Trainer (max-length padding) vs xstilts loop (dynamic padding + length grouping)")
+        report.save(f"Training throughput: HF Trainer (example-script and best setups) vs the xstilts loop; ratios against {BASELINE}")
 
 
 if __name__ == "__main__":

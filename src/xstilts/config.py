@@ -9,7 +9,7 @@ from pathlib import Path, PurePath
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import XstiltsError
 
@@ -92,6 +92,9 @@ class TrainSettings(Strict):
     eval_every: Positive | None = None  # optimizer-independent step count; None = once per epoch
     save_every: Positive = 500
     length_grouping: bool = True
+    # word-embedding updates: "sparse" = only the rows a batch uses, equal to dense AdamW (training/sparse_adamw.py)
+    embedding_optimizer: Literal["dense", "sparse"] = "dense"
+    freeze_embeddings: bool = False
     eval_batch_size: Positive = 64
 
     def merged(self, other: "TrainSettings | None") -> "TrainSettings":
@@ -173,6 +176,18 @@ class ExperimentConfig(Strict):
         if repeated:  # a repeated setting name would merge two settings into one table column
             raise ValueError(f"{', '.join(map(repr, repeated))} given more than once")
         return value
+
+    @model_validator(mode="after")
+    def _resolve_auto_precision(self):
+        # "auto" becomes what this machine runs (bf16 here, fp32 there), so cell keys and stored configs
+        # name the precision the results were computed in
+        from .training.precision import auto_precision
+
+        explicit = [s for s in self.task_training.values() if "precision" in s.model_fields_set]  # others inherit
+        for settings in (self.intermediate_training, self.target_training, *explicit):
+            if settings.precision == "auto":
+                settings.precision = auto_precision(self.device)
+        return self
 
 
 def _set_path(tree: dict, dotted: str, raw: str) -> None:

@@ -15,7 +15,8 @@ from accelerate.utils import set_seed
 
 from ..config import ExperimentConfig, TrainSettings
 from ..evaluation.predict import map_sharded, predict_logits
-from ..modeling.model import MultiTaskModel, embed, load_encoder
+from ..modeling.embedding_cache import cached_embed
+from ..modeling.model import MultiTaskModel, load_encoder
 from ..tasks.registry import family_of
 from ..training.checkpoints import is_finished, mark_finished
 from ..training.loop import (BEST_WEIGHTS, TrainRun, TrainTask, load_weights, make_accelerator, remove_checkpoints,
@@ -169,8 +170,10 @@ class Phases:
         encoder.to(make_accelerator(TrainSettings(precision="no"), self.config.device).device)
 
         def encode(texts):
-            rows, count = map_sharded(lambda shard: embed(encoder, tokenizer, [texts[i] for i in shard], r.layer,
-                                                          r.pooling, r.max_length, r.batch_size), len(texts))
+            # an unchanged encoder's embeddings are reused across seeds and settings (a baseline's, say)
+            rows, count = map_sharded(lambda shard: cached_embed(encoder_path, encoder, tokenizer, [texts[i] for i in shard],
+                                                                 r.layer, r.pooling, r.max_length, r.batch_size,
+                                                                 self.config.feature_cache), len(texts))
             self.evaluated += count
             return np.stack(rows) if rows else np.zeros((0, encoder.config.hidden_size), np.float32)
         family = family_of(spec)

@@ -25,6 +25,8 @@ from transformers import get_linear_schedule_with_warmup
 from ..config import TrainSettings
 from ..data.features import MODEL_INPUTS, pad_batch, sequence_lengths
 from .checkpoints import resume, save_atomic, seal_checkpoint, writing
+from .precision import auto_precision
+from .sparse_adamw import catch_up, clip_grad_norm, make_adamw
 
 CHECKPOINT = "checkpoint"
 BEST_WEIGHTS = "best_model.pt"
@@ -89,7 +91,7 @@ def runs_on_cpu(device: str | None) -> bool:
 def make_accelerator(settings: TrainSettings, device: str | None = None) -> Accelerator:
     precision = settings.precision
     if precision == "auto":
-        precision = "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() and device != "cpu" else "no"
+        precision = auto_precision(device)
     # heads not used in a step get no gradient; DDP must be told, or multi-task steps fail
     unused = DistributedDataParallelKwargs(find_unused_parameters=True)
     return Accelerator(mixed_precision=precision, gradient_accumulation_steps=settings.grad_accum,
@@ -104,7 +106,7 @@ def _optimizer(model, settings: TrainSettings):
     # fused AdamW (CPU needs torch>=2.4): 5-20% faster CPU steps, ~700 MiB less peak RSS for mE5-small
     # (benchmarks/throughput.py --optimizer-ablation, benchmarks/memory.py)
     fused = next(model.parameters()).device.type in ("cpu", "cuda")
-    return torch.optim.AdamW(groups, lr=settings.learning_rate, fused=True if fused else None)
+    return make_adamw(model, groups, settings, settings.learning_rate, fused)
 
 
 @dataclass
@@ -183,8 +185,10 @@ def train(model, run: TrainRun, accelerator: Accelerator) -> dict:
     checkpoints = Checkpoints(run.output_dir, accelerator, scheduler)
     state = checkpoints.resume() or {"step": 0, "losses": [], "evals": [], "best_score": None}
     state["processes"] = accelerator.num_processes  # recorded: each process takes a share of every batch
+    state["precision"] = accelerator.mixed_precision  # recorded: what "auto" chose on this machine
 
     def run_eval():
+        catch_up(optimizer)  # row-sparse embedding updates: every row current before it is read or saved
         result = run.evaluate(unwrapped)
         state["evals"].append({"step": state["step"], **result})
         if state["best_score"] is None or result["score"] > state["best_score"]:
@@ -208,7 +212,7 @@ def train(model, run: TrainRun, accelerator: Accelerator) -> dict:
                 loss, _ = model(task.head, **{k: v.to(accelerator.device) for k, v in batch.items()})
                 accelerator.backward(loss)
                 if accelerator.sync_gradients:
-                    accelerator.clip_grad_norm_(model.parameters(), settings.max_grad_norm)
+                    clip_grad_norm(accelerator, model.parameters(), settings.max_grad_norm)
                 optimizer.step()
                 if accelerator.sync_gradients:
                     scheduler.step()
@@ -219,7 +223,9 @@ def train(model, run: TrainRun, accelerator: Accelerator) -> dict:
             if run.evaluate and run.eval_every and state["step"] % run.eval_every == 0 and state["step"] < len(plan):
                 run_eval()
             if state["step"] % settings.save_every == 0 and state["step"] < len(plan):
+                catch_up(optimizer)
                 checkpoints.save(state)
+    catch_up(optimizer)
     if run.evaluate:
         if not state["evals"] or state["evals"][-1]["step"] != len(plan):
             run_eval()
