@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from rich.console import Console
 
 from ..config import ExperimentConfig, save_config
+from ..data.check import require_data
 from ..errors import XstiltsError
 from .pipeline import Pipeline
 
@@ -142,6 +143,7 @@ def run_grid(config: ExperimentConfig, executor: str = "local", console: Console
     pipeline = Pipeline(config, console)
     total = sum(1 for _ in pipeline.cells())
     with exclusive(config.output_dir):  # first: a second driver is refused before it reads anything
+        require_data(config)  # a missing or unlabelled file stops the grid before any training
         before = len(finished(pipeline))
         started = time.time()
         failures = EXECUTORS[executor](config, console, **options)

@@ -21,6 +21,7 @@ from rich.console import Console
 
 from ..config import ExperimentConfig, IntermediateSetting, TrainSettings, save_config
 from ..data.features import cached_features, content_fingerprint, file_fingerprint, tokenizer_fingerprint
+from ..data.manifest import data_provenance
 from ..data.readers import read_tag_vocab
 from ..errors import XstiltsError
 from ..evaluation.predict import predict_logits
@@ -232,7 +233,8 @@ class Pipeline:
                 "target_training": self.settings(spec, self.config.target_training).model_dump(),
                 "retrieval": self.config.retrieval.model_dump() if spec.family == "retrieval" else None,
                 "languages": languages, "data": self.config.data.get(target, {}), "max_examples": self.config.max_examples,
-                "data_dir": str(self.config.data_dir), "file_contents": content_fingerprint(self.input_files(spec, languages))}
+                "data_dir": str(self.config.data_dir), "file_contents": content_fingerprint(self.input_files(spec, languages)),
+                **data_provenance(self.config.data_dir, [target, *setting.tasks])}  # fetched sources + revisions
 
     def cell_key(self, model_name, setting, target, seed) -> str:
         return digest(self.cell_config(model_name, setting, target, seed))
