@@ -44,10 +44,22 @@ def _run_guarded(fn):
 
 
 @app.command()
-def tasks():
+def tasks(files: bool = typer.Option(False, "--files", help="print each task's expected file paths per layout")):
     """List every registered task with its family, languages, headline metric and training defaults."""
+    from .tasks.base import DEFAULT_LAYOUT
     from .tasks.registry import TASKS, family_of
 
+    if files:
+        table = Table(title="expected files, relative to data_dir ({lang}: each language; the first layout found is read)")
+        for column in ("task", "layout", "split", "path"):
+            table.add_column(column, no_wrap=True)
+        for spec in TASKS.values():
+            for layout, split_sources in {DEFAULT_LAYOUT: spec.sources, **spec.layouts}.items():
+                for split, pairs in split_sources.items():
+                    for source in pairs:
+                        table.add_row(spec.name, layout, split, source.template)
+        console.print(table)
+        return
     table = Table(title="xstilts tasks")
     for column in ("task", "role", "family", "headline", "langs", "max_len", "batch", "epochs", "lr", "task_options"):
         table.add_column(column, no_wrap=True)
@@ -196,6 +208,51 @@ def report(db: Path = typer.Argument(..., help="results.db of a run"),
         note_superseded(store)
         for path in write_report(store.rows(latest=True), out, baseline=baseline):
             console.print(f"wrote {path}")
+    _run_guarded(go)
+
+
+data_app = typer.Typer(no_args_is_help=True, help="Get every task's data and check it before training.")
+app.add_typer(data_app, name="data")
+
+
+@data_app.command("fetch")
+def data_fetch(names: list[str] = typer.Argument(None, help="tasks to fetch (see `xstilts tasks`)"),
+               all_tasks: bool = typer.Option(False, "--all", help="every task"),
+               to: Path = typer.Option(..., "--to", help="data directory (the config's data_dir)"),
+               mirror: Optional[Path] = typer.Option(None, help="local Hub mirror root: DIR/owner/name per repo, "
+                                                                 "DIR/host/path per URL (default $XSTILTS_HUB_MIRROR)")):
+    """Download tasks' data from the Hub / official URLs into the layout the readers read, with MANIFEST.json."""
+    def go():
+        from .data.fetch import fetch
+        from .tasks.registry import TASKS, get_task
+
+        if not names and not all_tasks:
+            raise XstiltsError("name the tasks to fetch, or pass --all")
+        chosen = list(TASKS) if all_tasks else [get_task(n).name for n in names]
+        fetch(chosen, to, mirror, console)
+    _run_guarded(go)
+
+
+@data_app.command("check")
+def data_check(data_dir: Path = typer.Argument(..., help="data directory"),
+               config: Optional[Path] = typer.Option(None, help="check only what this experiment config reads")):
+    """Every file exists, parses, carries gold labels and matches MANIFEST.json; one line per problem, exit 2."""
+    def go():
+        from .config import load_config
+        from .data.check import check_config, check_tasks
+        from .tasks.registry import TASKS
+
+        if config:
+            reports = check_config(load_config(config, [f"data_dir={data_dir}"]))
+        else:
+            reports = check_tasks(data_dir, [(name, list(spec.languages), {}) for name, spec in TASKS.items()])
+        for report in reports:
+            examples = sum(n for langs in report.counts.values() for n in langs.values())
+            status = f"[red]{len(report.problems)} problem(s)[/]" if report.problems else "ok"
+            console.print(f"{report.task}: layout {report.layout}, {examples} examples, {status}")
+        problems = [p for report in reports for p in report.problems]
+        if problems:
+            raise XstiltsError("\n".join(problems))
     _run_guarded(go)
 
 

@@ -15,6 +15,9 @@ from ..errors import DataFormatError
 _BOM = b"\xef\xbb\xbf"
 _TYPE_NAMES = {str: "a string", int: "an integer", list: "a list", dict: "an object", bool: "a boolean"}
 
+# Said wherever a file lacks gold labels: the usual cause is XTREME's download script.
+LABELS_MISSING = "test labels missing: XTREME's download strips them; use `xstilts data fetch`"
+
 NLI_LABELS = ("entailment", "neutral", "contradiction")
 # XNLI's official files and XTREME's processing spell one label "contradictory".
 _NLI_ALIASES = {"contradictory": "contradiction"}

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import DataFormatError
-from ._io import binary_label, field, jsonl, nli_label, tsv_rows, tsv_with_header
+from ._io import LABELS_MISSING, binary_label, field, jsonl, nli_label, tsv_rows, tsv_with_header
 from .examples import ClassificationExample
 
 _ANLI_LABELS = {"e": "entailment", "n": "neutral", "c": "contradiction"}
@@ -18,8 +18,10 @@ def _three_columns(path: Path, rows, label_fn) -> list[ClassificationExample]:
     out = []
     for number, fields in rows:
         if len(fields) != 3:
+            # two fields: XTREME's processed test files, whose label column was removed
+            cause = f" ({LABELS_MISSING})" if len(fields) == 2 else ""
             raise DataFormatError(path, number, f"expected 3 tab-separated fields (text_a, text_b, label), "
-                                                f"got {len(fields)}")
+                                                f"got {len(fields)}{cause}")
         out.append(ClassificationExample(f"{path.name}:{number}", fields[0], fields[1],
                                          label_fn(fields[2], path, number)))
     return out

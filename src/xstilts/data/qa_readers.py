@@ -68,9 +68,12 @@ def read_squad_json(path: str | Path) -> list[SpanQAExample]:
             for q, qa in enumerate(field(para, "qas", list, path, None, wp)):
                 wq = f"{wp}.qas[{q}]"
                 impossible = bool(field(qa, "is_impossible", bool, path, None, wq, optional=True))
+                # XTREME's label-stripped test files set answers to {}: read as none, which data check reports
+                answers = field(qa, "answers", (list, dict), path, None, wq) or []
+                if isinstance(answers, dict):
+                    raise DataFormatError(path, None, f"field '{wq}.answers': expected a list, got dict")
                 answers = [] if impossible else [
-                    _answer(ans, context, path, None, f"{wq}.answers[{k}]")
-                    for k, ans in enumerate(field(qa, "answers", list, path, None, wq))]
+                    _answer(ans, context, path, None, f"{wq}.answers[{k}]") for k, ans in enumerate(answers)]
                 examples.append(SpanQAExample(
                     guid=field(qa, "id", str, path, None, wq), question=field(qa, "question", str, path, None, wq),
                     context=context, answers=answers, is_impossible=impossible, title=title))

@@ -11,12 +11,12 @@ from .classification_readers import (read_anli_jsonl, read_glue_mnli, read_glue_
 from .mc_readers import read_commonsenseqa, read_cosmosqa, read_hellaswag
 from .qa_readers import answer_mismatches, read_hf_qa, read_squad_json
 from .retrieval_readers import TATOEBA_ISO3, read_bucc, read_tatoeba
-from .tagging_readers import read_ccg, read_conllu, read_panx, read_tag_vocab
+from .tagging_readers import read_ccg, read_conllu, read_panx, read_tag_vocab, read_udpos_tsv
 
 __all__ = [
     "TATOEBA_ISO3", "answer_mismatches",
     "read_anli_jsonl", "read_bucc", "read_ccg", "read_commonsenseqa", "read_conllu", "read_cosmosqa",
     "read_glue_mnli", "read_glue_qqp", "read_hellaswag", "read_hf_qa", "read_nli_tsv", "read_panx",
     "read_pawsx_tsv", "read_snli_jsonl", "read_squad_json", "read_tag_vocab", "read_tatoeba",
-    "read_xnli_official",
+    "read_udpos_tsv", "read_xnli_official",
 ]

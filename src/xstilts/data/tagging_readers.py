@@ -12,6 +12,7 @@ from .examples import TaggingExample
 CONLLU_COLUMNS = ("id", "form", "lemma", "upos", "xpos", "feats", "head", "deprel", "deps", "misc")
 _CONLLU_ID = re.compile(r"(\d+)|(\d+-\d+)|(\d+\.\d+)")        # word | multiword range | empty node
 _NER_TAG = re.compile(r"O|[BIES]-\S+")
+_UPOS_TAG = re.compile(r"[A-Z]+")
 # WikiANN language prefixes: "en", "zh-yue", "be-x-old", "map-bms", ...
 _PANX_PREFIX = re.compile(r"([a-z]{2,3}(?:-[a-z]+)*):")
 
@@ -75,7 +76,16 @@ def read_panx(path: str | Path) -> list[TaggingExample]:
     tokens may contain colons themselves. A token line without a tag (XTREME's label-free test
     files) gives tags None for its sentence. guid = file:line of the sentence's first line.
     """
-    path = Path(path)
+    return _token_tag_sentences(Path(path), _NER_TAG, "a BIO tag (O, B-X, I-X)")
+
+
+def read_udpos_tsv(path: str | Path) -> list[TaggingExample]:
+    """XTREME's processed UD POS `{split}-{lang}.tsv`: `token<TAB>UPOS` lines, blank-line separated
+    (test files without tags give tags None)."""
+    return _token_tag_sentences(Path(path), _UPOS_TAG, "a UPOS tag")
+
+
+def _token_tag_sentences(path: Path, tag_pattern: re.Pattern, tag_name: str) -> list[TaggingExample]:
     rows = list(lines(path))
     prefixes = {m.group(1) if (m := _PANX_PREFIX.match(text)) else None for _, text in rows if text.strip()}
     strip = len(prefixes) == 1 and None not in prefixes
@@ -97,8 +107,8 @@ def read_panx(path: str | Path) -> list[TaggingExample]:
             raise DataFormatError(path, sentence[0][0], "sentence mixes tagged and untagged token lines")
         tags = [f[1] for _, f in sentence] if labelled == {True} else None
         for (number_, _), tag in zip(sentence, tags or []):
-            if not _NER_TAG.fullmatch(tag):
-                raise DataFormatError(path, number_, f"expected a BIO tag (O, B-X, I-X), got {tag!r}")
+            if not tag_pattern.fullmatch(tag):
+                raise DataFormatError(path, number_, f"expected {tag_name}, got {tag!r}")
         out.append(TaggingExample(f"{path.name}:{sentence[0][0]}", [f[0] for _, f in sentence], tags))
         sentence = []
     return out

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ..config import ExperimentConfig, IntermediateSetting, TrainSettings
 from ..data.features import content_fingerprint
+from ..data.manifest import data_provenance
 from ..errors import XstiltsError
 from ..tasks.base import TaskSpec
 from ..tasks.registry import family_of, get_task
@@ -164,6 +165,7 @@ class Planner:
         cell_config = {"model": model, "intermediate": phase.config, "target": target, "seed": seed, **how,
                        "languages": list(languages), "options": spec.options, "data": config.data.get(target, {}),
                        "max_examples": config.max_examples, "data_dir": str(config.data_dir),
-                       "file_contents": content_fingerprint(self.data.input_files(spec, languages))}
+                       "file_contents": content_fingerprint(self.data.input_files(spec, languages)),
+                       **data_provenance(config.data_dir, [target, *setting.tasks])}  # fetched sources and revisions
         return CellPlan(model, setting, seed, spec, languages, phase, seed_dir, settings, finetune_key,
                         cell_config, digest(cell_config))

@@ -22,6 +22,7 @@ from ..errors import XstiltsError
 from ..quiet import quiet_libraries
 from .pipeline import Pipeline
 from .preflight import check_inputs
+from .preflight import check_inputs
 
 # Environment a Ray worker needs to see the same caches and thread settings as the driver.
 FORWARDED_ENV = ("XSTILTS_CACHE", "HF_HOME", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "OMP_NUM_THREADS")
@@ -50,8 +51,8 @@ def finished(pipeline: Pipeline) -> set[tuple[str, str, int, str]]:
 
 
 def run_local(config: ExperimentConfig, console: Console, **_) -> list[str]:
-    """Sequential, in this process: exactly Pipeline.run()."""
-    Pipeline(config, console).run()
+    """Sequential, in this process: exactly Pipeline.run() (run_grid has checked the inputs)."""
+    Pipeline(config, console).run(check=False)
     return []
 
 
@@ -139,6 +140,7 @@ def run_grid(config: ExperimentConfig, executor: str = "local", console: Console
     pipeline = Pipeline(config, console)
     total = sum(1 for _ in pipeline.cells())
     with exclusive(config.output_dir):  # first: a second driver is refused before it reads anything
+        check_inputs(pipeline)  # a missing model or a bad, unlabelled file stops the grid before any training
         before = len(finished(pipeline))
         started = time.time()
         failures = EXECUTORS[executor](config, console, **options)

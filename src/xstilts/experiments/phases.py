@@ -11,16 +11,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from accelerate import PartialState
 from accelerate.utils import set_seed
 
-from ..config import ExperimentConfig, TrainSettings
+from ..config import ExperimentConfig
 from ..evaluation.predict import map_sharded, predict_logits
 from ..modeling.embedding_cache import cached_embed
 from ..modeling.model import MultiTaskModel, load_encoder
 from ..tasks.registry import family_of
 from ..training.checkpoints import is_finished, mark_finished
 from ..training.loop import (BEST_WEIGHTS, TrainRun, TrainTask, load_weights, make_accelerator, remove_checkpoints,
-                             steps_per_epoch, train)
+                             runs_on_cpu, steps_per_epoch, train)
 from ..training.mlm import mlm_task
 from ..training.samplers import sample_tasks, task_probabilities
 from .cells import CellPlan
@@ -167,7 +168,7 @@ class Phases:
         """Score the encoder's sentence embeddings directly (BUCC, Tatoeba): nothing is trained."""
         r, spec = self.config.retrieval, cell.spec
         encoder, tokenizer = load_encoder(encoder_path)
-        encoder.to(make_accelerator(TrainSettings(precision="no"), self.config.device).device)
+        encoder.to(PartialState(cpu=runs_on_cpu(self.config.device)).device)
 
         def encode(texts):
             # an unchanged encoder's embeddings are reused across seeds and settings (a baseline's, say)

@@ -25,6 +25,9 @@ class Source:
     reader: Callable
 
 
+DEFAULT_LAYOUT = "xstilts"  # the paths in TaskSpec.sources, which `xstilts data fetch` writes
+
+
 @dataclass(frozen=True)
 class TaskSpec:
     name: str
@@ -45,6 +48,8 @@ class TaskSpec:
     lang_codes: dict[str, str] = field(default_factory=dict)  # lang -> {lang3}
     options: dict = field(default_factory=dict)  # family-specific switches, e.g. MLQA normalisation
     description: str = ""
+    # Other layouts read too (e.g. XTREME's processed files); the first one with files on disk is used.
+    layouts: dict[str, dict[str, tuple[Source, ...]]] = field(default_factory=dict)
 
     @property
     def headline_name(self) -> str:
@@ -66,13 +71,25 @@ class TaskSpec:
     def splits(self) -> tuple[str, ...]:
         return tuple(self.sources)
 
+    def layout(self, data_dir: str | Path) -> str:
+        """Name of the layout found in data_dir: the first with any file present (`sources` first)."""
+        for name, split_sources in {DEFAULT_LAYOUT: self.sources, **self.layouts}.items():
+            patterns = [Path(data_dir) / s.template.format(lang="*", lang3="*")
+                        for pairs in split_sources.values() for s in pairs]
+            if any(glob.glob(str(p)) for p in patterns):
+                return name
+        return DEFAULT_LAYOUT
+
+    def layout_sources(self, data_dir: str | Path) -> dict[str, tuple[Source, ...]]:
+        return self.layouts.get(self.layout(data_dir), self.sources)
+
     def files(self, data_dir: str | Path, split: str, lang: str = "en",
               overrides: dict[str, str] | None = None) -> list[tuple[Path, Callable]]:
         """Resolve (path, reader) pairs of one split/language; an override template replaces the
         split's default files and is read with the split's first reader."""
         if split not in self.sources:
             raise XstiltsError(f"task {self.name!r} has no {split!r} split; it has: {', '.join(self.sources)}")
-        pairs = self.sources[split]
+        pairs = self.layout_sources(data_dir)[split]
         if overrides and split in overrides:
             pairs = (Source(overrides[split], pairs[0].reader),)
         found: list[tuple[Path, Callable]] = []

@@ -6,6 +6,8 @@ import numpy as np
 
 from ..data import readers as R
 from ..data._io import NLI_LABELS
+from ..data import writers as W
+from ..data.sources import Hub
 from ..errors import XstiltsError
 from ..evaluation.metrics import accuracy
 from .base import TaskSpec, sources
@@ -73,3 +75,23 @@ TASKS = [
         headline=("accuracy",), labels=("0", "1"), max_length=256, batch_size=32, epochs=2, learning_rate=1e-5,
         description="Quora Question Pairs (GLUE)"),
 ]
+
+MNLI_TRAIN = Hub("nyu-mll/glue", "mnli", {"train": "glue/MNLI/train.tsv"}, W.glue_mnli_tsv)
+
+# Where `xstilts data fetch` gets each task's files (XTREME's language lists, labelled test sets).
+DOWNLOADS = {
+    "xnli": (Hub("nyu-mll/glue", "mnli", {"train": "xnli/train-en.tsv"}, W.nli_tsv),  # XNLI trains on MNLI
+             Hub("google/xtreme", "XNLI", {"validation": "xnli/dev-{lang}.tsv", "test": "xnli/test-{lang}.tsv"},
+                 W.xtreme_xnli_tsv, XNLI_LANGS)),
+    "pawsx": (Hub("google/xtreme", "PAWS-X.en", {"train": "pawsx/train-en.tsv"}, W.pawsx_tsv),
+              Hub("google/xtreme", "PAWS-X.{lang}", {"validation": "pawsx/dev-{lang}.tsv", "test": "pawsx/test-{lang}.tsv"},
+                  W.pawsx_tsv, PAWSX_LANGS)),
+    # ANLI+ as the paper built it: ANLI R1-R3 + MNLI + SNLI training data, ANLI dev sets
+    "anli_plus": (Hub("facebook/anli", "plain_text",
+                      {f"{split}_r{r}": f"anli_v1.0/R{r}/{split}.jsonl" for r in (1, 2, 3) for split in ("train", "dev")},
+                      W.anli_jsonl),
+                  MNLI_TRAIN,
+                  Hub("stanfordnlp/snli", "plain_text", {"train": "snli_1.0/snli_1.0_train.jsonl"}, W.snli_jsonl)),
+    "mnli": (MNLI_TRAIN, Hub("nyu-mll/glue", "mnli", {"validation_matched": "glue/MNLI/dev_matched.tsv"}, W.glue_mnli_tsv)),
+    "qqp": (Hub("nyu-mll/glue", "qqp", {"train": "glue/QQP/train.tsv", "validation": "glue/QQP/dev.tsv"}, W.glue_qqp_tsv),),
+}

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..data import readers as R
+from ..data import writers as W
+from ..data.sources import Hub
 from ..evaluation.metrics import accuracy
 from .base import TaskSpec, sources
 from .family import Family
@@ -58,3 +60,15 @@ TASKS = [
         headline=("accuracy",), max_length=256, batch_size=16, epochs=2, learning_rate=1e-5,
         description="ConceptNet-based questions, 5 answers"),
 ]
+
+# HellaSwag and CosmosQA are loading-script repos: their Parquet conversion branch holds the data.
+DOWNLOADS = {
+    "hellaswag": (Hub("Rowan/hellaswag", None, {"train": "hellaswag/hellaswag_train.jsonl",
+                                                "validation": "hellaswag/hellaswag_val.jsonl"},
+                      W.hellaswag_jsonl, revision="refs/convert/parquet"),),
+    "cosmosqa": (Hub("allenai/cosmos_qa", None, {"train": "cosmosqa/train.csv", "validation": "cosmosqa/valid.csv"},
+                     W.cosmosqa_csv, revision="refs/convert/parquet"),),
+    "commonsenseqa": (Hub("tau/commonsense_qa", None, {"train": "commonsenseqa/train_rand_split.jsonl",
+                                                       "validation": "commonsenseqa/dev_rand_split.jsonl"},
+                          W.commonsenseqa_jsonl),),
+}

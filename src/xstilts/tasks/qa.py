@@ -9,6 +9,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..data import readers as R
+from ..data._io import LABELS_MISSING
+from ..data import writers as W
+from ..data.sources import Hub
+from ..errors import XstiltsError
 from ..evaluation.metrics import squad_em_f1, squad_v2_scores
 from .base import TaskSpec, sources
 from .family import Family
@@ -86,6 +90,8 @@ class SpanQAFamily(Family):
 
     def score(self, examples, predictions, lang, spec):
         references = {e.guid: [a["text"] for a in e.answers] for e in examples}
+        if not spec.options.get("version_2") and not any(references.values()):
+            raise XstiltsError(f"{spec.name} {lang}: {LABELS_MISSING}")  # never score a stripped file as 0
         if spec.options.get("version_2"):
             return squad_v2_scores(predictions["answers"], references, predictions["na_scores"])
         return squad_em_f1(predictions, references, lang=lang, mlqa=spec.options.get("mlqa", False))
@@ -94,6 +100,10 @@ class SpanQAFamily(Family):
 QA_DEFAULTS = dict(headline=("exact_match", "f1"), max_length=384, batch_size=32, learning_rate=3e-5)
 SQUAD_TRAIN = ("squad/train-v1.1.json", R.read_squad_json)
 SQUAD_DEV = ("squad/dev-v1.1.json", R.read_squad_json)
+
+XQUAD_LANGS = tuple("ar de el en es hi ru th tr vi zh".split())
+MLQA_LANGS = tuple("ar de en es hi vi zh".split())
+TYDIQA_LANGS = tuple("ar bn en fi id ko ru sw te".split())
 
 TASKS = [
     TaskSpec("squad_v1", "span_qa", "intermediate", ("en",),
@@ -105,18 +115,34 @@ TASKS = [
              epochs=2, options={"version_2": True},
              description="SQuAD v2.0 with unanswerable questions (no-answer threshold searched on dev)",
              **{**QA_DEFAULTS, "headline": ("exact", "f1")}),  # the official v2 script's key names
-    TaskSpec("xquad", "span_qa", "target", tuple("ar de el en es hi ru th tr vi zh".split()),
+    TaskSpec("xquad", "span_qa", "target", XQUAD_LANGS,
              {"train": sources(SQUAD_TRAIN), "dev": sources(SQUAD_DEV),
               "test": sources(("xquad/xquad.{lang}.json", R.read_squad_json))},
              epochs=2, description="XQuAD: 240 SQuAD dev paragraphs in 11 languages", **QA_DEFAULTS),
-    TaskSpec("mlqa", "span_qa", "target", tuple("ar de en es hi vi zh".split()),
+    TaskSpec("mlqa", "span_qa", "target", MLQA_LANGS,
              {"train": sources(SQUAD_TRAIN), "dev": sources(SQUAD_DEV),
               "test": sources(("mlqa/MLQA_V1/test/test-context-{lang}-question-{lang}.json", R.read_squad_json))},
              epochs=2, options={"mlqa": True},
              description="MLQA, scored with its per-language normalisation", **QA_DEFAULTS),
-    TaskSpec("tydiqa", "span_qa", "target", tuple("ar bn en fi id ko ru sw te".split()),
+    TaskSpec("tydiqa", "span_qa", "target", TYDIQA_LANGS,
              {"train": sources(("tydiqa/tydiqa-goldp-v1.1-train/tydiqa.en.train.json", R.read_squad_json)),
               "dev": sources(("tydiqa/tydiqa-goldp-v1.1-dev/tydiqa.en.dev.json", R.read_squad_json)),
               "test": sources(("tydiqa/tydiqa-goldp-v1.1-dev/tydiqa.{lang}.dev.json", R.read_squad_json))},
              epochs=3, description="TyDiQA-GoldP (English train, gold passage)", **QA_DEFAULTS),
 ]
+
+SQUAD = Hub("rajpurkar/squad", "plain_text", {"train": SQUAD_TRAIN[0], "validation": SQUAD_DEV[0]}, W.squad_json)
+TYDIQA = "tydiqa/tydiqa-goldp-v1.1-{split}/tydiqa.{{lang}}.{split}.json"
+
+DOWNLOADS = {
+    "squad_v1": (SQUAD,),
+    "squad_v2": (Hub("rajpurkar/squad_v2", "squad_v2",
+                     {"train": "squad/train-v2.0.json", "validation": "squad/dev-v2.0.json"}, W.squad_json),),
+    "xquad": (SQUAD, Hub("google/xtreme", "XQuAD.{lang}", {"validation": "xquad/xquad.{lang}.json"}, W.squad_json,
+                         XQUAD_LANGS)),
+    "mlqa": (SQUAD, Hub("google/xtreme", "MLQA.{lang}.{lang}",
+                        {"test": "mlqa/MLQA_V1/test/test-context-{lang}-question-{lang}.json"}, W.squad_json, MLQA_LANGS)),
+    # TyDiQA-GoldP: English train, every language's dev set as its test set (as XTREME)
+    "tydiqa": (Hub("google/xtreme", "tydiqa", {"train": TYDIQA.format(split="train")}, W.tydiqa_json),
+               Hub("google/xtreme", "tydiqa", {"validation": TYDIQA.format(split="dev")}, W.tydiqa_json, TYDIQA_LANGS)),
+}

@@ -21,6 +21,13 @@ TASKS: dict[str, TaskSpec] = {
     for spec in module.TASKS
 }
 
+# task -> where `xstilts data fetch` gets its files (data/sources.py)
+DOWNLOADS: dict[str, tuple] = {
+    name: declaration
+    for module in (classification, multiple_choice, qa, tagging, retrieval)
+    for name, declaration in module.DOWNLOADS.items()
+}
+
 INTERMEDIATE_TASKS = [name for name, spec in TASKS.items() if spec.role == "intermediate"]
 TARGET_TASKS = [name for name, spec in TASKS.items() if spec.role == "target"]
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..data import readers as R
+from ..data import writers as W
+from ..data.sources import Hub, Url
 from ..evaluation.retrieval import bucc_scores, mine_pairs, tatoeba_accuracy
 from .base import TaskSpec, sources
 from .family import Family
@@ -16,6 +18,11 @@ from .family import Family
 
 def _read_tatoeba(path: Path):
     return R.read_tatoeba(path, path.with_suffix(".eng"))
+
+
+def _read_tatoeba_xtreme(path: Path):
+    """XTREME's layout: `{lang}-en.{lang}` beside `{lang}-en.en`."""
+    return R.read_tatoeba(path, path.with_suffix(".en"))
 
 
 def _read_bucc(path: Path):
@@ -52,5 +59,24 @@ TASKS = [
              {"test": sources(("tatoeba/tatoeba.{lang3}-eng.{lang3}", _read_tatoeba))},
              headline=("accuracy",), max_length=None, batch_size=None, epochs=None,
              learning_rate=None, lang_codes=dict(R.TATOEBA_ISO3),
+             layouts={"xtreme": {"test": sources(("tatoeba/{lang}-en.{lang}", _read_tatoeba_xtreme))}},
              description="Tatoeba similarity search, top-1 cosine (xx -> en)"),
 ]
+
+BUCC_URL = "https://comparable.limsi.fr/bucc2018/bucc2018-{lang}-en.{release}-gold.tar.bz2"
+
+
+def bucc_release(release: str, split: str) -> Url:
+    """One BUCC 2018 release with gold: both sides and the gold pairs, renamed to our split."""
+    return Url(BUCC_URL.replace("{release}", release),
+               {f"bucc2018/{{lang}}-en/{{lang}}-en.{release}.{side}": f"bucc2018/{{lang}}-en.{split}.{side}"
+                for side in ("{lang}", "en", "gold")},
+               ("de", "fr", "ru", "zh"))
+
+
+DOWNLOADS = {
+    # The official test gold is unreleased: the sample set is dev and the training set (with gold) is test.
+    "bucc2018": (bucc_release("sample", "dev"), bucc_release("training", "test")),
+    "tatoeba": (Hub("google/xtreme", "tatoeba.{name}", {"validation": "tatoeba/tatoeba.{name}-eng.{name}"}, W.tatoeba,
+                    TATOEBA_LANGS, names=dict(R.TATOEBA_ISO3)),),
+}

@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..data import readers as R
+from ..data import writers as W
+from ..data.sources import Hub, Manual
 from ..errors import XstiltsError
 from ..evaluation.metrics import seqeval_scores
 from .base import TaskSpec, sources
@@ -88,24 +90,62 @@ class TaggingFamily(Family):
         return seqeval_scores([e.tags for e in examples], predictions)
 
 
+# google/xtreme names its UD POS configs by language name.
+UDPOS_NAMES = {
+    "af": "Afrikaans", "ar": "Arabic", "bg": "Bulgarian", "de": "German", "el": "Greek", "en": "English",
+    "es": "Spanish", "et": "Estonian", "eu": "Basque", "fa": "Persian", "fi": "Finnish", "fr": "French",
+    "he": "Hebrew", "hi": "Hindi", "hu": "Hungarian", "id": "Indonesian", "it": "Italian", "ja": "Japanese",
+    "kk": "Kazakh", "ko": "Korean", "mr": "Marathi", "nl": "Dutch", "pt": "Portuguese", "ru": "Russian",
+    "ta": "Tamil", "te": "Telugu", "th": "Thai", "tl": "Tagalog", "tr": "Turkish", "ur": "Urdu",
+    "vi": "Vietnamese", "yo": "Yoruba", "zh": "Chinese",
+}
+PANX_LANGS = tuple("af ar bg bn de el en es et eu fa fi fr he hi hu id it ja jv ka kk ko ml mr ms my nl pt ru sw ta te "
+                   "th tl tr ur vi yo zh".split())
+
+
+def xtreme_layout(task: str, reader) -> dict:
+    """XTREME's processed `{task}/{split}-{lang}.tsv` (its download script writes these)."""
+    return {"xtreme": {"train": sources((f"{task}/train-en.tsv", reader)), "dev": sources((f"{task}/dev-en.tsv", reader)),
+                       "test": sources((f"{task}/test-{{lang}}.tsv", reader))}}
+
+
 TASKS = [
-    TaskSpec("udpos", "tagging", "target",
-             tuple("af ar bg de el en es et eu fa fi fr he hi hu id it ja kk ko mr nl pt ru ta te th tl tr ur vi yo zh".split()),
+    TaskSpec("udpos", "tagging", "target", tuple(UDPOS_NAMES),
              # every treebank of the language, as XTREME concatenates them (official UD layout)
              {"train": sources(("ud/*/en_*-ud-train.conllu", R.read_conllu)),
               "dev": sources(("ud/*/en_*-ud-dev.conllu", R.read_conllu)),
               "test": sources(("ud/*/{lang}_*-ud-test.conllu", R.read_conllu))},
              headline=("f1",), labels=UPOS_TAGS, max_length=256, batch_size=32, epochs=10, learning_rate=2e-5,
+             layouts=xtreme_layout("udpos", R.read_udpos_tsv),
              description="Universal Dependencies part-of-speech tagging (UPOS)"),
-    TaskSpec("panx", "tagging", "target",
-             tuple("af ar bg bn de el en es et eu fa fi fr he hi hu id it ja jv ka kk ko ml mr ms my nl pt ru sw ta te th tl tr ur vi yo zh".split()),
+    TaskSpec("panx", "tagging", "target", PANX_LANGS,
              {"train": sources(("panx/en/train", R.read_panx)),
               "dev": sources(("panx/en/dev", R.read_panx)),
               "test": sources(("panx/{lang}/test", R.read_panx))},
              headline=("f1",), labels=PANX_TAGS, max_length=256, batch_size=32, epochs=10, learning_rate=2e-5,
+             layouts=xtreme_layout("panx", R.read_panx),
              description="WikiANN named entities (Rahimi et al. splits)"),
     TaskSpec("ccg", "tagging", "intermediate", ("en",),
              {"train": sources(("ccg/ccg.train.tsv", R.read_ccg)), "dev": sources(("ccg/ccg.dev.tsv", R.read_ccg))},
              headline=("accuracy",), label_file="ccg/tags.txt", max_length=256, batch_size=32, epochs=2,
              learning_rate=1e-5, description="CCG supertagging from user files (text<TAB>tags)"),
 ]
+
+UD = "ud/UD_{name}-XTREME/{lang}_xtreme-ud-{split}.conllu"
+CCG_MESSAGE = (
+    "CCGbank is licensed by the LDC (LDC2005T13, https://catalog.ldc.upenn.edu/LDC2005T13) and cannot be "
+    "downloaded. Place by hand, under the data dir: ccg/ccg.train.tsv (sections 02-21) and ccg/ccg.dev.tsv "
+    "(section 00), one sentence per line as `space-separated tokens<TAB>space-separated supertags`, and "
+    "ccg/tags.txt with one supertag per line (the head's label set).")
+
+# UD POS and PAN-X: XTREME's treebanks/splits as google/xtreme holds them (some languages are test-only).
+DOWNLOADS = {
+    "udpos": (Hub("google/xtreme", "udpos.{name}", {"train": UD.replace("{split}", "train"),
+                                                    "validation": UD.replace("{split}", "dev")},
+                  W.conllu, names=UDPOS_NAMES),
+              Hub("google/xtreme", "udpos.{name}", {"test": UD.replace("{split}", "test")}, W.conllu,
+                  tuple(UDPOS_NAMES), names=UDPOS_NAMES)),
+    "panx": (Hub("google/xtreme", "PAN-X.en", {"train": "panx/en/train", "validation": "panx/en/dev"}, W.panx),
+             Hub("google/xtreme", "PAN-X.{lang}", {"test": "panx/{lang}/test"}, W.panx, PANX_LANGS)),
+    "ccg": (Manual(CCG_MESSAGE),),
+}

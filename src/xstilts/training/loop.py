@@ -17,6 +17,7 @@ from typing import Callable
 import numpy as np
 import torch
 from accelerate import Accelerator
+from accelerate.state import AcceleratorState
 from accelerate.utils import DistributedDataParallelKwargs, set_seed
 from datasets import Dataset
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -92,6 +93,9 @@ def make_accelerator(settings: TrainSettings, device: str | None = None) -> Acce
     precision = settings.precision
     if precision == "auto":
         precision = auto_precision(device)
+    if AcceleratorState._shared_state.get("_mixed_precision", precision) != precision:
+        # phases of one process may differ in precision; Accelerate keeps one global state, and refuses to change it
+        AcceleratorState._reset_state()
     # heads not used in a step get no gradient; DDP must be told, or multi-task steps fail
     unused = DistributedDataParallelKwargs(find_unused_parameters=True)
     return Accelerator(mixed_precision=precision, gradient_accumulation_steps=settings.grad_accum,
