@@ -7,9 +7,12 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import XstiltsError
+
+
+TaggingLabels = Literal["first_subtoken", "first_with_characters"]
 
 
 class Strict(BaseModel):
@@ -55,7 +58,9 @@ class IntermediateSetting(Strict):
 
 
 class RetrievalSettings(Strict):
-    layer: int = -1                        # hidden_states index; 0 = embeddings
+    layer: int = -1                        # hidden_states index; 0 = embeddings, negative = from the last layer
+    layers: dict[str, int] = Field(default_factory=dict)  # per model (as named in models:), overrides layer
+    bucc_protocol: Literal["xtreme", "by_id"] = "xtreme"  # xtreme: distinct texts, repeated sentences dropped
     pooling: Literal["mean", "cls"] = "mean"
     max_length: int = 512
     batch_size: int = 64
@@ -78,6 +83,9 @@ class ExperimentConfig(Strict):
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     device: str | None = None              # None: what Accelerate picks (GPU when present)
     feature_cache: bool = True
+    # Which sub-token of a word carries its tag: XTREME's first one, or the first with characters of
+    # the word (XLM-R tokenizers start every ja/zh word with a bare "▁", where XTREME's labels land).
+    tagging_labels: TaggingLabels = "first_subtoken"
 
     @field_validator("targets", "models")
     @classmethod
@@ -85,6 +93,13 @@ class ExperimentConfig(Strict):
         if not value:
             raise ValueError("must name at least one entry")
         return value
+
+    @model_validator(mode="after")
+    def _layers_name_models(self):
+        unknown = sorted(set(self.retrieval.layers) - set(self.models))
+        if unknown:
+            raise ValueError(f"retrieval.layers names {unknown}, which are not in models")
+        return self
 
 
 def _set_path(tree: dict, dotted: str, raw: str) -> None:
@@ -119,8 +134,9 @@ def load_config(path: str | Path | None = None, overrides: list[str] = (), base:
         return ExperimentConfig.model_validate(tree)
     except ValidationError as err:
         first = err.errors()[0]
-        where = ".".join(map(str, first["loc"]))
-        raise XstiltsError(f"{path or 'config'}: field {where!r}: {first['msg']}") from None
+        where = ".".join(map(str, first["loc"]))  # empty for checks across fields
+        field = f" field {where!r}:" if where else ""
+        raise XstiltsError(f"{path or 'config'}:{field} {first['msg']}") from None
 
 
 def save_config(config: ExperimentConfig, path: Path, extra: dict | None = None) -> None:

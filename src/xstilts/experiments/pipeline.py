@@ -26,6 +26,7 @@ from ..errors import XstiltsError
 from ..evaluation.predict import predict_logits
 from ..modeling.model import MultiTaskModel, embed, load_encoder
 from ..tasks.registry import family_of, get_task
+from ..tasks.retrieval import retrieval_layer
 from ..training.loop import BEST_WEIGHTS, TrainTask, make_accelerator, remove_checkpoints, steps_per_epoch, train
 from ..training.mlm import mlm_task
 from ..training.samplers import sample_tasks, task_probabilities
@@ -67,9 +68,9 @@ class Pipeline:
         files = [p for p, _ in spec.files(self.config.data_dir, split, lang, self.overrides(spec.name, extra))]
         key = {"task": spec.name, "split": split, "lang": lang, "files": file_fingerprint(files),
                "cap": self.config.max_examples.get(split), "tokenizer": tokenizer_fingerprint(tokenizer),
-               "max_length": max_length, "labels": labels}
+               "max_length": max_length, "labels": labels, **family_of(spec).featurize_options(self.config)}
         build = lambda: family_of(spec).featurize(examples if examples is not None else self.examples(spec, split, lang, extra),
-                                                  tokenizer, max_length, labels)
+                                                  tokenizer, max_length, labels, **family_of(spec).featurize_options(self.config))
         return cached_features(key, build, self.config.feature_cache)
 
     def input_files(self, spec, languages, extra=None) -> list[Path]:
@@ -175,11 +176,11 @@ class Pipeline:
                 "max_examples": self.config.max_examples, "file_contents": content_fingerprint(files)}
 
     # ---- phase 2 + zero-shot evaluation -----------------------------------------------
-    def target_metrics(self, encoder_path: str, target: str, seed: int, cell_dir: Path) -> dict[str, dict[str, float]]:
+    def target_metrics(self, encoder_path: str, target: str, seed: int, cell_dir: Path, model_name: str) -> dict[str, dict[str, float]]:
         spec = get_task(target)
         languages = self.config.languages.get(target, list(spec.languages))
         if spec.family == "retrieval":
-            return self.retrieval_metrics(encoder_path, spec, languages)
+            return self.retrieval_metrics(encoder_path, spec, languages, model_name)
         settings = self.settings(spec, self.config.target_training)
         encoder, tokenizer = load_encoder(encoder_path)
         set_seed(seed)  # fresh heads are seeded too
@@ -191,7 +192,7 @@ class Pipeline:
         english_files = self.input_files(spec, [])  # train and dev
         finetune_key = digest({"files": [str(p) for p in english_files], "file_contents": content_fingerprint(english_files),
                                "family": spec.family, "settings": settings.model_dump(), "labels": labels,
-                               "max_examples": self.config.max_examples})
+                               "max_examples": self.config.max_examples, **family_of(spec).featurize_options(self.config)})
         finetune_dir = cell_dir.parent / f"finetune-{finetune_key}"
         accelerator = make_accelerator(settings, self.config.device)
         model.to(accelerator.device)
@@ -211,17 +212,18 @@ class Pipeline:
             accelerator.wait_for_everyone()
         return {lang: self.evaluate(model, spec, tokenizer, settings, labels, lang) for lang in languages}
 
-    def retrieval_metrics(self, encoder_path: str, spec, languages) -> dict[str, dict[str, float]]:
+    def retrieval_metrics(self, encoder_path: str, spec, languages, model_name: str) -> dict[str, dict[str, float]]:
         r = self.config.retrieval
         encoder, tokenizer = load_encoder(encoder_path)
         encoder.to(make_accelerator(TrainSettings(precision="no"), self.config.device).device)
-        encode = lambda texts: embed(encoder, tokenizer, texts, r.layer, r.pooling, r.max_length, r.batch_size)
+        layer = retrieval_layer(r, model_name, encoder.config)  # recorded with every result
+        encode = lambda texts: embed(encoder, tokenizer, texts, layer, r.pooling, r.max_length, r.batch_size)
         family = family_of(spec)
         results = {}
         for lang in languages:  # a retrieval split is one corpus (one file pair), read whole
             corpora = {split: reader(path) for split in spec.sources
                        for path, reader in spec.files(self.config.data_dir, split, lang, self.overrides(spec.name))}
-            results[lang] = family.score_embeddings(spec, corpora, encode)
+            results[lang] = {**family.score_embeddings(spec, corpora, encode, r), "layer": layer}
         return results
 
     # ---- the grid ---------------------------------------------------------------------
@@ -232,6 +234,7 @@ class Pipeline:
                 "target_training": self.settings(spec, self.config.target_training).model_dump(),
                 "retrieval": self.config.retrieval.model_dump() if spec.family == "retrieval" else None,
                 "languages": languages, "data": self.config.data.get(target, {}), "max_examples": self.config.max_examples,
+                **family_of(spec).featurize_options(self.config),
                 "data_dir": str(self.config.data_dir), "file_contents": content_fingerprint(self.input_files(spec, languages))}
 
     def cell_key(self, model_name, setting, target, seed) -> str:
@@ -264,6 +267,6 @@ class Pipeline:
         self.console.log(f"cell {label}")
         seed_dir = self.config.output_dir / slug(model_name) / f"{setting.name}-{digest(self.phase1_config(setting))}" / f"seed{seed}"
         encoder_path = self.intermediate_encoder(model_name, setting, seed)
-        metrics = self.target_metrics(encoder_path, target, seed, seed_dir / target)
+        metrics = self.target_metrics(encoder_path, target, seed, seed_dir / target, model_name)
         self.store.add_cell(key, model_name, setting.name, target, seed, metrics, config, self.versions, time.time() - started)
         return key

@@ -16,6 +16,11 @@ class Family:
     def num_labels(self, labels, features) -> int:
         return len(labels)
 
+    def featurize_options(self, config) -> dict:
+        """Featurizer keyword arguments taken from the experiment config (they change features,
+        so they go into the feature-cache and cell keys)."""
+        return {}
+
     def featurize(self, examples, tokenizer, max_length: int, labels) -> dict[str, list]:
         raise NotImplementedError
 

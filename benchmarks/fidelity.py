@@ -1,0 +1,97 @@
+"""XTREME-protocol fidelity on the staged real data (issue 12), for mE5-small on 2 CPU cores.
+
+1. Tatoeba, all 36 XTREME languages, no training: accuracy in XTREME's direction (English
+   queries against the non-English side, the headline "accuracy") beside the other direction
+   ("accuracy_xx_to_en"): the average and the largest per-language differences.
+2. UD POS: mE5-small fine-tuned on English UD (EWT) for --steps steps, then zero-shot UD ja/zh
+   F1 with each tagging_labels choice: XTREME's "first_subtoken" and "first_with_characters".
+
+Both run through xstilts' Pipeline, so cells are stored in <out>/results.db and a re-run skips them.
+
+    python benchmarks/fidelity.py --out runs/fidelity                  # ~15 min on 2 CPU cores
+"""
+
+from __future__ import annotations
+
+import argparse
+from statistics import fmean
+
+from _common import DATA, Report, resolve_model, table
+from rich.console import Console
+
+from xstilts.cli import quiet_libraries
+from xstilts.config import ExperimentConfig
+from xstilts.experiments.pipeline import Pipeline
+from xstilts.tasks.registry import get_task
+
+LABELLINGS = ("first_subtoken", "first_with_characters")
+UD_LANGS = ["ja", "zh"]
+
+
+def metrics_by_lang(pipeline: Pipeline) -> dict[str, dict[str, float]]:
+    out: dict[str, dict[str, float]] = {}
+    for row in pipeline.current_rows():
+        out.setdefault(row["language"], {})[row["metric"]] = row["value"]
+    return out
+
+
+def tatoeba(model: str, out: str, report: Report) -> None:
+    config = ExperimentConfig(name="fidelity-tatoeba", output_dir=out, data_dir=DATA, models=[model],
+                              targets=["tatoeba"], retrieval={"batch_size": 32, "max_length": 128})
+    pipeline = Pipeline(config, Console(quiet=True))
+    pipeline.run()
+    results = metrics_by_lang(pipeline)
+    langs = list(get_task("tatoeba").languages)
+    en_xx = [results[lang]["accuracy"] for lang in langs]
+    xx_en = [results[lang]["accuracy_xx_to_en"] for lang in langs]
+    layer = {results[lang]["layer"] for lang in langs}
+    report(f"## Tatoeba ({len(langs)} XTREME languages, mean-pooled hidden state {layer}, max_length 128, no training)\n")
+    report(table(["direction", "average accuracy"],
+                 [["en -> xx: `accuracy` (XTREME's direction, headline)", f"{fmean(en_xx):.2f}"],
+                  ["xx -> en: `accuracy_xx_to_en`", f"{fmean(xx_en):.2f}"],
+                  ["difference (en -> xx minus xx -> en)", f"{fmean(en_xx) - fmean(xx_en):+.2f}"]]))
+    by_gap = sorted(langs, key=lambda lang: -abs(results[lang]["accuracy"] - results[lang]["accuracy_xx_to_en"]))
+    report("\nLargest per-language differences:\n")
+    report(table(["language", "en -> xx (XTREME)", "xx -> en", "difference"],
+                 [[lang, f"{results[lang]['accuracy']:.1f}", f"{results[lang]['accuracy_xx_to_en']:.1f}",
+                   f"{results[lang]['accuracy'] - results[lang]['accuracy_xx_to_en']:+.1f}"] for lang in by_gap[:5]]))
+    report("\nEvery language:\n")
+    report(table(["language"] + langs, [["en -> xx"] + [f"{v:.1f}" for v in en_xx],
+                                         ["xx -> en"] + [f"{v:.1f}" for v in xx_en]]))
+
+
+def udpos(model: str, out: str, steps: int, report: Report) -> None:
+    f1 = {}
+    for labelling in LABELLINGS:
+        config = ExperimentConfig(
+            name="fidelity-udpos", output_dir=out, data_dir=DATA, models=[model], targets=["udpos"],
+            languages={"udpos": UD_LANGS}, max_examples={"dev": 500}, tagging_labels=labelling,
+            target_training={"max_steps": steps, "eval_every": steps, "batch_size": 32, "max_length": 128,
+                             "learning_rate": 5e-5})
+        pipeline = Pipeline(config, Console(quiet=True))
+        pipeline.run()
+        f1[labelling] = {lang: m["f1"] for lang, m in metrics_by_lang(pipeline).items()}
+    report(f"\n## UD POS: mE5-small fine-tuned on English UD (EWT train) for {steps} steps "
+           "(batch 32, max_length 128, lr 5e-5, seed 1; model selection on 500 EWT dev sentences), zero-shot F1\n")
+    report(table(["tagging_labels"] + UD_LANGS,
+                 [[f"`{labelling}`" + (" (XTREME)" if labelling == LABELLINGS[0] else "")]
+                  + [f"{f1[labelling][lang]:.1f}" for lang in UD_LANGS] for labelling in LABELLINGS]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default="runs/fidelity")
+    parser.add_argument("--model", default="multilingual-e5-small")
+    parser.add_argument("--steps", type=int, default=250, help="UD POS fine-tuning steps (per labelling choice)")
+    args = parser.parse_args()
+    quiet_libraries()
+    model, description = resolve_model(args.model)
+    report = Report("fidelity")
+    report(f"- model: {description}\n- data: {DATA}\n")
+    tatoeba(model, args.out, report)
+    udpos(model, args.out, args.steps, report)
+    report.save("XTREME-protocol fidelity: Tatoeba directions and ja/zh POS labelling (issue 12)")
+
+
+if __name__ == "__main__":
+    main()
