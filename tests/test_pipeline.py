@@ -8,7 +8,7 @@ import pytest
 import torch
 from transformers import AutoModel
 
-from xstilts.config import load_config
+from xstilts.config import IntermediateSetting, load_config
 from xstilts.demo import build_tiny_model, corpus_texts, demo_config, write_fixtures
 from xstilts.errors import XstiltsError
 from xstilts.experiments.pipeline import Pipeline
@@ -219,3 +219,12 @@ def test_tagging_labels_choice_is_in_the_cell_and_feature_keys(demo, tmp_path):
     for pipeline in (xtreme, fixed):
         pipeline.features(spec, "dev", "en", tokenizer, 96, list(spec.labels))
     assert len(list((tmp_path / "cache" / "features").iterdir())) == 2  # one cached feature set per choice
+
+
+
+def test_tagging_labels_choice_is_in_the_intermediate_key(fixtures, tmp_path):
+    ccg = IntermediateSetting(name="ccg", tasks=["ccg"], data={"ccg": {"train": "ccg/dev.txt", "dev": "ccg/dev.txt"}})
+    keys = [Pipeline(load_config(base={"models": ["m"], "targets": ["udpos"], "data_dir": str(fixtures),
+                                       "output_dir": str(tmp_path), "tagging_labels": choice})).phase1_config(ccg)
+            for choice in ("first_subtoken", "first_with_characters")]
+    assert keys[0]["featurize_options"] == {"ccg": {"label_subtoken": "first_subtoken"}} and keys[0] != keys[1]

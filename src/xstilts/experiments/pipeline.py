@@ -66,11 +66,12 @@ class Pipeline:
     def features(self, spec, split, lang, tokenizer, max_length, labels, examples=None, extra=None):
         """Cached features of one split; examples are read only on a cache miss unless given."""
         files = [p for p, _ in spec.files(self.config.data_dir, split, lang, self.overrides(spec.name, extra))]
+        options = family_of(spec).featurize_options(self.config)  # e.g. tagging_labels
         key = {"task": spec.name, "split": split, "lang": lang, "files": file_fingerprint(files),
                "cap": self.config.max_examples.get(split), "tokenizer": tokenizer_fingerprint(tokenizer),
-               "max_length": max_length, "labels": labels, **family_of(spec).featurize_options(self.config)}
+               "max_length": max_length, "labels": labels, **options}
         build = lambda: family_of(spec).featurize(examples if examples is not None else self.examples(spec, split, lang, extra),
-                                                  tokenizer, max_length, labels, **family_of(spec).featurize_options(self.config))
+                                                  tokenizer, max_length, labels, **options)
         return cached_features(key, build, self.config.feature_cache)
 
     def input_files(self, spec, languages, extra=None) -> list[Path]:
@@ -170,7 +171,8 @@ class Pipeline:
 
     def phase1_config(self, setting: IntermediateSetting) -> dict:
         files = [p for t in setting.tasks for p in self.input_files(get_task(t), [], setting.data)] + self.mlm_paths(setting)
-        return {"setting": setting.model_dump(mode="json"), "training": self.config.intermediate_training.model_dump(),
+        options = {t: o for t in setting.tasks if (o := family_of(get_task(t)).featurize_options(self.config))}  # e.g. CCG's tagging_labels
+        return {**({"featurize_options": options} if options else {}), "setting": setting.model_dump(mode="json"), "training": self.config.intermediate_training.model_dump(),
                 "task_training": {t: self.config.task_training[t].model_dump() for t in setting.tasks if t in self.config.task_training},
                 "data": {t: self.config.data.get(t, {}) for t in setting.tasks},
                 "max_examples": self.config.max_examples, "file_contents": content_fingerprint(files)}
