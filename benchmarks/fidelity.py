@@ -8,7 +8,11 @@
 
 Both run through xstilts' Pipeline, so cells are stored in <out>/results.db and a re-run skips them.
 
-    python benchmarks/fidelity.py --out runs/fidelity                  # ~15 min on 2 CPU cores
+    python benchmarks/fidelity.py --out runs/fidelity
+    # the three parts as parallel processes, then the report from their stored cells:
+    for part in tatoeba first_subtoken first_with_characters; do
+        python benchmarks/fidelity.py --out runs/fidelity --only $part & done; wait
+    python benchmarks/fidelity.py --out runs/fidelity
 """
 
 from __future__ import annotations
@@ -60,9 +64,9 @@ def tatoeba(model: str, out: str, report: Report) -> None:
                                          ["xx -> en"] + [f"{v:.1f}" for v in xx_en]]))
 
 
-def udpos(model: str, out: str, steps: int, report: Report) -> None:
+def udpos(model: str, out: str, steps: int, report: Report, labellings=LABELLINGS) -> None:
     f1 = {}
-    for labelling in LABELLINGS:
+    for labelling in labellings:
         config = ExperimentConfig(
             name="fidelity-udpos", output_dir=out, data_dir=DATA, models=[model], targets=["udpos"],
             languages={"udpos": UD_LANGS}, max_examples={"dev": 500}, tagging_labels=labelling,
@@ -75,18 +79,24 @@ def udpos(model: str, out: str, steps: int, report: Report) -> None:
            "(batch 32, max_length 128, lr 5e-5, seed 1; model selection on 500 EWT dev sentences), zero-shot F1\n")
     report(table(["tagging_labels"] + UD_LANGS,
                  [[f"`{labelling}`" + (" (XTREME)" if labelling == LABELLINGS[0] else "")]
-                  + [f"{f1[labelling][lang]:.1f}" for lang in UD_LANGS] for labelling in LABELLINGS]))
+                  + [f"{f1[labelling][lang]:.1f}" for lang in UD_LANGS] for labelling in labellings]))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="runs/fidelity")
     parser.add_argument("--model", default="multilingual-e5-small")
-    parser.add_argument("--steps", type=int, default=250, help="UD POS fine-tuning steps (per labelling choice)")
+    parser.add_argument("--steps", type=int, default=150, help="UD POS fine-tuning steps (per labelling choice)")
+    parser.add_argument("--only", choices=("tatoeba",) + LABELLINGS,
+                        help="run one part and store its cells, without writing the report")
     args = parser.parse_args()
     quiet_libraries()
     model, description = resolve_model(args.model)
     report = Report("fidelity")
+    if args.only == "tatoeba":
+        return tatoeba(model, args.out, report)
+    if args.only:
+        return udpos(model, args.out, args.steps, report, [args.only])
     report(f"- model: {description}\n- data: {DATA}\n")
     tatoeba(model, args.out, report)
     udpos(model, args.out, args.steps, report)
