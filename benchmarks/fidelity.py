@@ -9,9 +9,9 @@
 Both run through xstilts' Pipeline, so cells are stored in <out>/results.db and a re-run skips them.
 
     python benchmarks/fidelity.py --out runs/fidelity              # every Tatoeba pair, 80 UD steps
-    # what fit the shared 2 CPU cores for issue 12 (~15 min): the three parts as parallel processes,
+    # what fit the shared 2 CPU cores for issue 12 (~15 min wall): the three parts as parallel processes,
     # then the report from their stored cells
-    args="--out runs/fidelity --pairs 300 --steps 30 --test-sentences 200"
+    args="--out runs/fidelity --pairs 300 --steps 80 --test-sentences 200"
     for part in tatoeba first_subtoken first_with_characters; do
         OMP_NUM_THREADS=1 python benchmarks/fidelity.py $args --only $part & done; wait
     python benchmarks/fidelity.py $args
