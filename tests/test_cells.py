@@ -66,3 +66,12 @@ def test_task_options_reach_the_spec_and_the_key_and_unknown_ones_are_named(data
     bad = planner(data_root, task_options={"xquad": {"doc_strid": 64}})
     with pytest.raises(XstiltsError, match=r"task_options.xquad: unknown option\(s\) doc_strid; xquad takes: doc_stride"):
         bad.cell("some/model", bad.config.intermediate[0], 1, "xquad")
+
+
+def test_task_options_of_an_intermediate_task_key_its_phase(data_root):
+    setting = {"name": "squad", "tasks": ["squad_v1"]}
+    default = planner(data_root, intermediate=[setting])
+    stride = planner(data_root, intermediate=[setting], task_options={"squad_v1": {"doc_stride": 32}})
+    phases = [p.phase(p.config.intermediate[0]) for p in (default, stride)]
+    assert phases[1].config["options"]["squad_v1"]["doc_stride"] == 32 and phases[0].key != phases[1].key
+    assert phases[1].specs[0].options["doc_stride"] == 32  # what phase 1 featurizes with

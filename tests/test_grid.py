@@ -288,6 +288,12 @@ def test_example_grid_configs_name_registered_tasks():
         ["anli_plus", "mnli", "qqp", "squad_v1", "squad_v2", "hellaswag", "cosmosqa", "commonsenseqa", "ccg"])
     assert all(get_task(t).role == "intermediate" for s in study.intermediate for t in s.tasks)
     assert all(get_task(t).role == "target" for t in study.targets) and len(study.targets) == 9
+    # the paper's retrieval setting: mean-pooled layer 13 of XLM-R large = hidden-state index 14 of 24 layers
+    assert study.retrieval.layers == {"xlm-roberta-large": 14} and study.retrieval.pooling == "mean"
+    from types import SimpleNamespace
+
+    from xstilts.tasks.retrieval import retrieval_layer
+    assert retrieval_layer(study.retrieval, "xlm-roberta-large", SimpleNamespace(num_hidden_layers=24)) == 14
 
 
 def test_unknown_executor_is_a_one_line_error(tmp_path):

@@ -8,8 +8,9 @@ import pytest
 import torch
 from transformers import AutoModel
 
-from xstilts.config import load_config
+from xstilts.config import IntermediateSetting, load_config
 from xstilts.demo import build_tiny_model, corpus_texts, demo_config, write_fixtures
+from xstilts.errors import XstiltsError
 from xstilts.experiments.pipeline import Pipeline
 from xstilts.modeling.model import MultiTaskModel, load_encoder
 from xstilts.tasks.registry import get_task
@@ -197,3 +198,39 @@ def test_a_missing_mlm_file_is_named_before_anything_trains(demo, tmp_path):
     with pytest.raises(XstiltsError, match=r"'mix'.*mlm/nope.txt"):
         pipeline.run()
     assert not pipeline.store.rows()
+
+
+def test_retrieval_layer_is_set_per_model_checked_and_recorded(demo, tmp_path):
+    model = str(demo[1])  # one layer: hidden-state indices 0 (embeddings) and 1
+    pipeline = make_pipeline(demo, tmp_path, intermediate=[{"name": "baseline"}], targets=["tatoeba"],
+                             retrieval={"layer": -1, "layers": {model: 0}})
+    rows = pipeline.run().rows()
+    assert {r["value"] for r in rows if r["metric"] == "layer"} == {0.0}  # with every language's result
+    assert {r["metric"] for r in rows} == {"accuracy", "accuracy_xx_to_en", "layer"}
+    assert pipeline.store.cell_config(rows[0]["cell_key"])["config"]["retrieval"]["layers"] == {model: 0}
+    last = make_pipeline(demo, tmp_path / "last", intermediate=[{"name": "baseline"}], targets=["tatoeba"])
+    assert {r["value"] for r in last.run().rows() if r["metric"] == "layer"} == {1.0}  # -1 resolved
+    too_deep = make_pipeline(demo, tmp_path / "deep", intermediate=[{"name": "baseline"}], targets=["tatoeba"],
+                             retrieval={"layers": {model: 2}})
+    with pytest.raises(XstiltsError, match=r"^retrieval.layers\[.*\] = 2 is out of range for .* with 1 layers "
+                                           r"\(hidden-state indices -2..1\)$"):
+        too_deep.run()
+    with pytest.raises(XstiltsError, match=r"retrieval.layers names \['other-model'\], which are not in models"):
+        make_pipeline(demo, tmp_path, retrieval={"layers": {"other-model": 3}})
+
+
+def test_tagging_label_subtoken_option_is_in_the_cell_and_feature_keys(demo, tmp_path):
+    xtreme = make_pipeline(demo, tmp_path, targets=["udpos", "tatoeba"])
+    fixed = make_pipeline(demo, tmp_path, targets=["udpos", "tatoeba"],
+                          task_options={"udpos": {"label_subtoken": "first_with_characters"}})
+    model, setting = xtreme.config.models[0], xtreme.config.intermediate[0]
+    cell = lambda pipeline, target: pipeline.planner.cell(model, setting, 1, target)
+    assert cell(fixed, "udpos").config["options"]["label_subtoken"] == "first_with_characters"
+    assert cell(xtreme, "udpos").key != cell(fixed, "udpos").key
+    assert cell(xtreme, "udpos").finetune_key != cell(fixed, "udpos").finetune_key
+    assert cell(xtreme, "tatoeba").key == cell(fixed, "tatoeba").key
+    _, tokenizer = load_encoder(model)
+    spec = get_task("udpos")
+    for pipeline in (xtreme, fixed):
+        pipeline.data.features(pipeline.planner.spec("udpos"), "dev", "en", tokenizer, 96, list(spec.labels))
+    assert len(list((tmp_path / "cache" / "features").iterdir())) == 2  # one cached feature set per choice

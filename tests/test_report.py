@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from xstilts.cli import app
-from xstilts.evaluation.xtreme_score import TASKS, xtreme_score
+from xstilts.evaluation.xtreme_score import TASKS, xtreme_languages, xtreme_score
 from xstilts.experiments.report import build_report, write_report
 from xstilts.experiments.store import ResultsStore
 
@@ -24,20 +24,28 @@ MODELS = {"models/xlm-r": 50.0, "models/english-bert": 30.0}
 
 
 def value(model, setting, target, seed, lang, metric) -> float:
-    """Known numbers: model level + setting change + a per-seed, per-language and per-metric wobble."""
-    return (MODELS[model] + SETTINGS[setting] + (seed - 1.5) * 4 + (2 if lang == "de" else -2)
+    """Known numbers: model level + setting change + a per-seed, per-language and per-metric wobble
+    (+2 for the first of XTREME's languages, -2 for the second, 0 for its others, so the mean over
+    XTREME's languages has no language wobble; +24 for ro, which XTREME does not score)."""
+    first, second = xtreme_languages(target)[:2]
+    return (MODELS[model] + SETTINGS[setting] + (seed - 1.5) * 4 + {first: 2, second: -2, "ro": 24}.get(lang, 0)
             + (3 if metric == "f1" else 0) + TASKS.index(target))
+
+
+def add_cells(store, languages=xtreme_languages, models=MODELS, targets=TASKS):
+    for model in models:
+        for setting in SETTINGS:
+            for target in targets:
+                for seed in (1, 2):
+                    scores = {lang: {m: value(model, setting, target, seed, lang, m) for m in METRICS[target]}
+                              for lang in languages(target)}
+                    store.add_cell(f"{model}{setting}{target}{seed}", model, setting, target, seed, scores, {}, {}, 1.0)
 
 
 @pytest.fixture
 def store(tmp_path) -> ResultsStore:
     store = ResultsStore(tmp_path / "results.db")
-    for model in MODELS:
-        for setting in SETTINGS:
-            for target, metrics in METRICS.items():
-                for seed in (1, 2):
-                    scores = {lang: {m: value(model, setting, target, seed, lang, m) for m in metrics} for lang in ("de", "es")}
-                    store.add_cell(f"{model}{setting}{target}{seed}", model, setting, target, seed, scores, {}, {}, 1.0)
+    add_cells(store)  # every XTREME task on exactly XTREME's languages
     return store
 
 
@@ -57,7 +65,7 @@ def test_main_table_has_baseline_scores_changes_and_the_xtreme_score(store):
     assert set(squad[1:]) == {"-1.0"}
     # all nine tasks: the average is xtreme_score's overall, with no "partial" mark
     per_task = {t: {lang: {m: sum(value("models/xlm-r", "baseline", t, s, lang, m) for s in (1, 2)) / 2
-                           for m in METRICS[t]} for lang in ("de", "es")} for t in TASKS}
+                           for m in METRICS[t]} for lang in xtreme_languages(t)} for t in TASKS}
     assert baseline[-1] == f"{xtreme_score(per_task)['overall']:.1f}"
     assert not main.note
 
@@ -67,6 +75,7 @@ def test_partial_targets_are_marked_and_models_compared_with_seed_spread(store):
     sections = build_report(rows)
     main = table(sections, "english-bert")
     assert main.rows[0][-1].endswith("†") and "2 of 9" in main.note
+    assert not main.rows[0][1].endswith("†")  # each of the two is on XTREME's languages
     compared = table(sections, "xquad ((EM + F1) / 2)")
     assert compared.header == ["intermediate", "english-bert", "xlm-r"]
     # seeds 1 and 2 differ by 4 points: std = 4 / sqrt(2)
@@ -74,7 +83,29 @@ def test_partial_targets_are_marked_and_models_compared_with_seed_spread(store):
     assert compared.rows[0] == ["baseline", f"{30 + xquad:.1f} ± 2.8 (n=2)", f"{50 + xquad:.1f} ± 2.8 (n=2)"]
     per_language = table(sections, "udpos (f1) – xlm-r")
     assert per_language.header == ["language", "baseline", "Δ mnli", "Δ squad_v1"]
-    assert [r[0] for r in per_language.rows] == ["de", "es", "avg"]
+    assert [r[0] for r in per_language.rows] == sorted(xtreme_languages("udpos")) + ["avg"]
+
+
+def test_only_xtreme_languages_make_the_xtreme_score(tmp_path):
+    """XQuAD with ro (which XTREME does not score): the XQuAD score and the XTREME avg leave ro out and
+    stay complete, the all-language mean sits beside it marked not comparable; without zh they are partial."""
+    with_ro, without_zh = ResultsStore(tmp_path / "ro.db"), ResultsStore(tmp_path / "zh.db")
+    add_cells(with_ro, lambda t: xtreme_languages(t) + (("ro",) if t == "xquad" else ()), models=["models/xlm-r"])
+    add_cells(without_zh, lambda t: tuple(l for l in xtreme_languages(t) if t != "xquad" or l != "zh"), models=["models/xlm-r"])
+    xquad = 1 + TASKS.index("xquad")
+
+    sections = build_report(with_ro.rows())
+    main = table(sections, "xlm-r")
+    assert main.rows[0][xquad] == f"{50 + 1.5 + TASKS.index('xquad'):.1f}" and not main.rows[0][-1].endswith("†")
+    assert "xquad ro left out of its score" in main.note
+    averages = {r[0]: r[1] for r in table(sections, "xquad ((EM + F1) / 2) – xlm-r").rows if r[0].startswith("avg")}
+    # ro's +24 moves the 12-language mean by 2
+    assert averages == {"avg, these languages (not comparable with XTREME)": f"{50 + 3.5 + TASKS.index('xquad'):.1f}",
+                        "avg, XTREME's languages": f"{50 + 1.5 + TASKS.index('xquad'):.1f}"}
+
+    main = table(build_report(without_zh.rows()), "xlm-r")
+    assert main.rows[0][xquad].endswith("†") and main.rows[0][-1].endswith("†")
+    assert "xquad lacks zh" in main.note
 
 
 def test_report_command_writes_markdown_pngs_and_a_self_contained_page(store, tmp_path):

@@ -27,14 +27,27 @@ def _unit(deg: float) -> list[float]:
 
 
 def test_tatoeba_accuracy_uses_cosine():
-    src = np.array([[1, 0], [0, 1], [1, 1]], dtype=np.float32)
-    trg = np.array([[5, 0.5], [0, 1], [1, 0]], dtype=np.float32)
-    # cosines: s0 -> t0 0.995, t2 1.0      -> t2 (gold t0): wrong
-    #          s1 -> t1 1.0                -> t1: right
-    #          s2 -> t0 1.1/(1.414*1.005)=0.774, t1 0.707, t2 0.707 -> t0 (gold t2): wrong
-    # (a raw dot product would pick t0 for s0 because of its norm 5, giving 2/3)
-    assert tatoeba_accuracy(src, trg)["accuracy"] == pytest.approx(100 / 3)
-    assert tatoeba_accuracy(trg, trg)["accuracy"] == 100.0
+    xx = np.array([[1, 0], [0, 1], [1, 1]], dtype=np.float32)
+    en = np.array([[5, 0.5], [0, 1], [1, 0]], dtype=np.float32)
+    # xx -> en: x0 -> e0 0.995, e2 1.0      -> e2 (gold e0): wrong
+    #           x1 -> e1 1.0                -> e1: right
+    #           x2 -> e0 1.1/(1.414*1.005)=0.774, e1 0.707, e2 0.707 -> e0 (gold e2): wrong
+    # (a raw dot product would pick e0 for x0 because of its norm 5, giving 2/3)
+    # en -> xx: e0 -> x0 0.995: right; e1 -> x1: right; e2 -> x0 1.0, x2 0.707: wrong
+    out = tatoeba_accuracy(xx, en)
+    assert out["accuracy_xx_to_en"] == pytest.approx(100 / 3)
+    assert out["accuracy"] == pytest.approx(200 / 3)
+    assert tatoeba_accuracy(en, en) == {"accuracy": 100.0, "accuracy_xx_to_en": 100.0}
+
+
+def test_tatoeba_headline_is_xtreme_direction():
+    """Issue 12's minimal case. XTREME indexes the non-English side and queries each English
+    sentence: e0 -> x0 (0.995 vs 0.0995) right, e1 -> x0 (0.958 vs 0.287) wrong: 50.0.
+    The other direction (xstilts' headline before the fix): x0 -> e0 (0.995 vs 0.958), x1 -> e1
+    (0.287 vs 0.0995), both right: 100.0."""
+    xx = np.array([[1, 0], [0, 1]], dtype=np.float32)
+    en = np.array([[1, 0.1], [1, 0.3]], dtype=np.float32)
+    assert tatoeba_accuracy(xx, en) == {"accuracy": 50.0, "accuracy_xx_to_en": 100.0}
 
 
 def test_inputs_are_not_modified():
@@ -55,6 +68,18 @@ TRG = np.array([_unit(d) for d in TRG_DEG], dtype=np.float32)
 
 def _cos(i: int, j: int) -> float:
     return math.cos(math.radians(SRC_DEG[i] - TRG_DEG[j]))
+
+
+def test_mining_keeps_only_positive_margins():
+    """XTREME's mine_bitext writes a pair only when its margin is > 0. With k=1:
+    x1 (0 deg) and y0 (0 deg) pair with margin 1; y1 (30 deg) proposes x1 (taken);
+    x0 (130 deg) proposes y1 (100 deg apart, cos -0.174), which is free, but its margin is
+    -0.174 / ((-0.174 + 0.866) / 2) = -0.50: XTREME drops it (xstilts kept it before)."""
+    x = np.array([_unit(130), _unit(0)], dtype=np.float32)
+    y = np.array([_unit(0), _unit(30)], dtype=np.float32)
+    assert [(s, t) for s, t, _ in mine_pairs(x, y, k=1)] == [(1, 0)]
+    m = margin_scores(x, y, k=1)
+    assert m.fwd_idx[0, 0] == 1 and m.fwd_scores[0, 0] == pytest.approx(-0.1736 / ((-0.1736 + 0.8660) / 2), abs=1e-3)
 
 
 def test_margin_changes_pairing_against_hub():

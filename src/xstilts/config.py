@@ -72,6 +72,8 @@ DataPath = Annotated[str, AfterValidator(_inside_data_dir)]
 DataOverrides = Annotated[dict[str, dict[str, str]], AfterValidator(_check_data)]  # task -> split -> file template
 
 
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -127,7 +129,8 @@ class IntermediateSetting(Strict):
 
 
 class RetrievalSettings(Strict):
-    layer: int = -1                        # hidden_states index; 0 = embeddings
+    layer: int = -1                        # hidden_states index; 0 = embeddings, negative = from the last layer
+    layers: dict[str, int] = Field(default_factory=dict)  # per model (as named in models:), overrides layer
     pooling: Literal["mean", "cls"] = "mean"
     max_length: Positive = 512
     batch_size: Positive = 64
@@ -151,6 +154,8 @@ class ExperimentConfig(Strict):
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     device: str | None = None              # None: what Accelerate picks (GPU when present)
     feature_cache: bool = True
+    # Which sub-token of a word carries its tag: XTREME's first one, or the first with characters of
+    # the word (XLM-R tokenizers start every ja/zh word with a bare "▁", where XTREME's labels land).
 
     @field_validator("models")
     @classmethod
@@ -187,6 +192,13 @@ class ExperimentConfig(Strict):
         for settings in (self.intermediate_training, self.target_training, *explicit):
             if settings.precision == "auto":
                 settings.precision = auto_precision(self.device)
+        return self
+
+    @model_validator(mode="after")
+    def _layers_name_models(self):
+        unknown = sorted(set(self.retrieval.layers) - set(self.models))
+        if unknown:
+            raise ValueError(f"retrieval.layers names {unknown}, which are not in models")
         return self
 
 

@@ -22,7 +22,8 @@ UNLABELLED = {
     "multiple_choice": _any_unlabelled("label"),
     "tagging": _any_unlabelled("tags"),
     "span_qa": lambda examples: all(not e.answers for e in examples),
-    "retrieval": lambda corpus: not corpus.gold,
+    "bitext_mining": lambda corpus: not corpus.gold,
+    "similarity_search": lambda corpus: not corpus.gold,
 }
 
 

@@ -7,6 +7,7 @@ batches so 100k x 100k never needs an n x n matrix.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import NamedTuple
 
 import faiss
@@ -17,6 +18,7 @@ __all__ = [
     "MarginScores",
     "margin_scores",
     "mine_pairs",
+    "distinct_texts",
     "bucc_f1",
     "best_threshold",
     "bucc_scores",
@@ -53,15 +55,23 @@ def _check_pair(src: np.ndarray, trg: np.ndarray) -> None:
         raise ValueError(f"dimension mismatch: {src.shape[1]} vs {trg.shape[1]}")
 
 
-def tatoeba_accuracy(src_emb, trg_emb) -> dict:
-    """Top-1 cosine retrieval accuracy: source row i is right when its nearest
-    target is row i. Returns {"accuracy": percent}."""
-    src, trg = _normalized(src_emb), _normalized(trg_emb)
-    _check_pair(src, trg)
-    if len(src) != len(trg):
-        raise ValueError(f"Tatoeba needs parallel rows, got {len(src)} and {len(trg)}")
-    _, idx = _knn(src, trg, 1)
-    return {"accuracy": 100.0 * float(np.mean(idx[:, 0] == np.arange(len(src))))}
+def _top1_accuracy(queries: np.ndarray, base: np.ndarray) -> float:
+    _, idx = _knn(queries, base, 1)
+    return 100.0 * float(np.mean(idx[:, 0] == np.arange(len(queries))))
+
+
+def tatoeba_accuracy(xx_emb, en_emb) -> dict:
+    """Top-1 cosine retrieval accuracy (percent) of line-aligned non-English and English rows.
+
+    "accuracy" is XTREME's direction (its ``similarity_search`` indexes the non-English side
+    and queries each English sentence): English row i is right when its nearest non-English
+    row is row i. "accuracy_xx_to_en" is the other direction, beside it.
+    """
+    xx, en = _normalized(xx_emb), _normalized(en_emb)
+    _check_pair(xx, en)
+    if len(xx) != len(en):
+        raise ValueError(f"Tatoeba needs parallel rows, got {len(xx)} and {len(en)}")
+    return {"accuracy": _top1_accuracy(en, xx), "accuracy_xx_to_en": _top1_accuracy(xx, en)}
 
 
 class MarginScores(NamedTuple):
@@ -105,7 +115,9 @@ def mine_pairs(src_emb, trg_emb, k: int = 4) -> list[tuple[int, int, float]]:
     neighbours, and each target proposes its best source likewise. The union of
     proposals is sorted by score (descending) and a pair is kept only when
     neither its source nor its target was taken by a higher-scoring pair.
-    Returns (src_index, trg_index, score), best first, with no threshold applied.
+    Only pairs with a positive margin are returned, as XTREME's ``mine_bitext`` (threshold 0),
+    though a pair with a non-positive margin still takes its source and target.
+    Returns (src_index, trg_index, score), best first.
     """
     m = margin_scores(src_emb, trg_emb, k)
     n_src, n_trg = len(m.fwd_idx), len(m.bwd_idx)
@@ -125,8 +137,18 @@ def mine_pairs(src_emb, trg_emb, k: int = 4) -> list[tuple[int, int, float]]:
             continue
         taken_src.add(s)
         taken_trg.add(t)
-        pairs.append((s, t, float(scores[i])))
+        if scores[i] > 0:
+            pairs.append((s, t, float(scores[i])))
     return pairs
+
+
+def distinct_texts(ids: list[str], texts: list[str]) -> tuple[list[str], dict[str, str]]:
+    """XTREME's BUCC view of one side: each distinct text once (first-occurrence order), and
+    text -> id for the texts that occur only once (XTREME's ``read_sent2id`` drops repeated
+    sentences, so a pair involving one can never be found)."""
+    counts = Counter(texts)
+    unique_ids = {text: id_ for id_, text in zip(ids, texts) if counts[text] == 1}
+    return list(counts), unique_ids
 
 
 def _dedup(candidates) -> dict[tuple[str, str], float]:

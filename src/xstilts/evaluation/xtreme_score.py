@@ -1,4 +1,4 @@
-"""XTREME score: per-task means over languages, group means and the overall mean."""
+"""XTREME score: per-task means over XTREME's languages, group means and the overall mean."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from statistics import fmean
 
 from ..tasks.registry import get_task
 
-__all__ = ["TASK_GROUPS", "TASKS", "task_score", "xtreme_score"]
+__all__ = ["TASK_GROUPS", "TASKS", "task_score", "xtreme_languages", "xtreme_score"]
 
 TASK_GROUPS: dict[str, list[str]] = {
     "classification": ["xnli", "pawsx"],
@@ -26,17 +26,31 @@ def task_score(metrics_by_lang: dict[str, dict[str, float]], task: str) -> float
     return fmean(spec.headline_value(metrics) for metrics in metrics_by_lang.values())
 
 
+def xtreme_languages(task: str) -> tuple[str, ...]:
+    """The languages XTREME scores `task` on: the task registry's `languages`."""
+    return get_task(task).languages
+
+
 def xtreme_score(results: dict[str, dict[str, dict[str, float]]]) -> dict:
     """Aggregate {task: {lang: metrics}} into task, group and overall scores.
 
-    Groups average the tasks present in them (a group with none is left out);
+    A task's score averages exactly XTREME's languages for it (`xtreme_languages`): extra
+    languages are left out, and a task lacking one of them has no score and counts as missing.
+    Where the languages given differ from XTREME's, their mean is reported beside it in
+    "not_comparable" ({task: score over the languages given}).
+    Groups average the tasks scored in them (a group with none is left out);
     "overall" is the mean of the nine task scores, or None until all are present.
-    Tasks with no languages count as missing.
     """
     unknown = sorted(set(results) - set(TASKS))
     if unknown:
         raise ValueError(f"unknown XTREME task(s) {unknown}; expected names from {TASKS}")
-    tasks = {t: task_score(results[t], t) for t in TASKS if results.get(t)}
+    tasks, not_comparable = {}, {}
+    for task in TASKS:
+        given, languages = results.get(task) or {}, xtreme_languages(task)
+        if given and set(languages) <= set(given):
+            tasks[task] = task_score({lang: given[lang] for lang in languages}, task)
+        if given and set(given) != set(languages):
+            not_comparable[task] = task_score(given, task)
     groups = {
         group: fmean(tasks[t] for t in members if t in tasks)
         for group, members in TASK_GROUPS.items()
@@ -44,4 +58,4 @@ def xtreme_score(results: dict[str, dict[str, dict[str, float]]]) -> dict:
     }
     missing = [t for t in TASKS if t not in tasks]
     overall = fmean(tasks.values()) if not missing else None
-    return {"tasks": tasks, "groups": groups, "overall": overall, "missing": missing}
+    return {"tasks": tasks, "groups": groups, "overall": overall, "missing": missing, "not_comparable": not_comparable}

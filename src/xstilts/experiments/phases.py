@@ -19,6 +19,7 @@ from ..evaluation.predict import map_sharded, predict_logits
 from ..modeling.embedding_cache import cached_embed
 from ..modeling.model import MultiTaskModel, load_encoder
 from ..tasks.registry import family_of
+from ..tasks.retrieval import retrieval_layer
 from ..training.checkpoints import is_finished, mark_finished
 from ..training.loop import (BEST_WEIGHTS, TrainRun, TrainTask, load_weights, make_accelerator, remove_checkpoints,
                              runs_on_cpu, steps_per_epoch, train)
@@ -169,11 +170,12 @@ class Phases:
         r, spec = self.config.retrieval, cell.spec
         encoder, tokenizer = load_encoder(encoder_path)
         encoder.to(PartialState(cpu=runs_on_cpu(self.config.device)).device)
+        layer = retrieval_layer(r, cell.model, encoder.config)  # recorded with every result
 
         def encode(texts):
             # an unchanged encoder's embeddings are reused across seeds and settings (a baseline's, say)
             rows, count = map_sharded(lambda shard: cached_embed(encoder_path, encoder, tokenizer, [texts[i] for i in shard],
-                                                                 r.layer, r.pooling, r.max_length, r.batch_size,
+                                                                 layer, r.pooling, r.max_length, r.batch_size,
                                                                  self.config.feature_cache), len(texts))
             self.evaluated += count
             return np.stack(rows) if rows else np.zeros((0, encoder.config.hidden_size), np.float32)
@@ -181,7 +183,7 @@ class Phases:
         metrics = {}
         for lang in cell.languages:  # a retrieval split is one corpus (one file pair), read whole
             corpora = {split: reader(path) for split in spec.sources for path, reader in self.data.files(spec, split, lang)}
-            metrics[lang] = family.score_embeddings(spec, corpora, encode)
+            metrics[lang] = {**family.score_embeddings(spec, corpora, encode), "layer": layer}
         return CellResult(metrics, {})
 
     def run(self, cell: CellPlan) -> CellResult:

@@ -25,7 +25,7 @@ import numpy as np  # noqa: E402
 
 from ..errors import XstiltsError  # noqa: E402
 from ..evaluation.xtreme_score import TASKS as XTREME_TASKS  # noqa: E402
-from ..evaluation.xtreme_score import xtreme_score  # noqa: E402
+from ..evaluation.xtreme_score import task_score, xtreme_languages, xtreme_score  # noqa: E402
 from ..tasks.registry import get_task  # noqa: E402
 from .cells import slug  # noqa: E402
 
@@ -76,18 +76,33 @@ class Results:
         self.targets = sorted({k[2] for k in keys}, key=lambda t: (order.get(t, len(order)), t))
         self.settings = sorted({k[1] for k in keys}, key=lambda s: (s != baseline, s))
         self.baseline = baseline if baseline in self.settings else None
+        self.evaluated = defaultdict(set)  # (model, target) -> every language evaluated in some cell
+        for (model, _, target, _), metrics in self.cells.items():
+            self.evaluated[(model, target)].update(metrics)
         names = {m: Path(m).name or m for m in self.models}  # short names when they stay unique
         self.names = names if len(set(names.values())) == len(names) else {m: m for m in self.models}
 
     def seeds(self, model, setting, target) -> list[int]:
         return sorted(k[3] for k in self.cells if k[:3] == (model, setting, target))
 
+    def headline_languages(self, model, target) -> list[str]:
+        """XTREME's languages of an XTREME target evaluated on all of them (a comparable score),
+        else every evaluated language."""
+        if target in XTREME_TASKS and set(xtreme_languages(target)) <= self.evaluated[(model, target)]:
+            return list(xtreme_languages(target))
+        return self.languages(model, target)
+
+    def comparable(self, model, target) -> bool:
+        """Whether the target's headline score is XTREME's (non-XTREME targets have nothing to compare with)."""
+        return target not in XTREME_TASKS or set(xtreme_languages(target)) <= self.evaluated[(model, target)]
+
     def per_seed(self, model, setting, target, langs=None) -> list[float]:
-        """One score per seed, over all languages or the given ones."""
+        """One score per seed, over the headline languages or the given ones."""
+        langs = langs or self.headline_languages(model, target)
         out = []
         for seed in self.seeds(model, setting, target):
             metrics = self.cells[(model, setting, target, seed)]
-            chosen = {l: metrics[l] for l in (langs or metrics) if l in metrics}
+            chosen = {l: metrics[l] for l in langs if l in metrics}
             if chosen:  # a seed may lack a language another setting has
                 out.append(score(target, chosen))
         return out
@@ -97,7 +112,7 @@ class Results:
         return fmean(values) if values else None
 
     def languages(self, model, target) -> list[str]:
-        return sorted({l for k, v in self.cells.items() if (k[0], k[2]) == (model, target) for l in v})
+        return sorted(self.evaluated[(model, target)])
 
     def averaged(self, model, setting, target) -> dict[str, dict[str, float]]:
         """{lang: {metric: mean over seeds}}."""
@@ -109,14 +124,25 @@ class Results:
         return {lang: {m: fmean(v) for m, v in metrics.items()} for lang, metrics in values.items()}
 
     def xtreme_avg(self, model, setting) -> tuple[float | None, bool]:
-        """(mean of the target scores, complete): with all nine XTREME tasks it is xtreme_score's overall."""
+        """(mean of the target scores, complete): complete only for the nine XTREME tasks, each on
+        all of XTREME's languages, and then it is xtreme_score's overall (XTREME's languages only)."""
         xtreme = xtreme_score({t: self.averaged(model, setting, t) for t in self.targets if t in XTREME_TASKS})
-        scores = dict(xtreme["tasks"])
-        scores.update({t: v for t in self.targets if t not in XTREME_TASKS
-                       for v in [self.mean(model, setting, t)] if v is not None})
-        if xtreme["overall"] is not None and len(scores) == len(xtreme["tasks"]):
+        if xtreme["overall"] is not None and set(self.targets) <= set(XTREME_TASKS):
             return xtreme["overall"], True
-        return (fmean(scores.values()) if scores else None), False
+        scores = [v for t in self.targets for v in [self.mean(model, setting, t)] if v is not None]
+        return (fmean(scores) if scores else None), False
+
+    def language_differences(self, model) -> list[str]:
+        """Per XTREME target whose evaluated languages differ from XTREME's: what differs."""
+        out = []
+        for target in self.targets:
+            if target in XTREME_TASKS:
+                evaluated, xtreme = self.evaluated[(model, target)], set(xtreme_languages(target))
+                extra = f"{' '.join(sorted(evaluated - xtreme))} left out of its score" if evaluated - xtreme else ""
+                missing = f"lacks {' '.join(sorted(xtreme - evaluated))}" if xtreme - evaluated else ""
+                if extra or missing:
+                    out.append(f"{target} {'; '.join(filter(None, [missing, extra]))}")
+        return out
 
 
 def fmt(value: float | None, signed: bool = False) -> str:
@@ -145,16 +171,28 @@ def main_tables(r: Results) -> Section:
             for target in r.targets:
                 value = r.mean(model, setting, target)
                 ref = None if base else r.mean(model, r.baseline, target)
-                cells.append(fmt(value) if base else fmt(None if value is None or ref is None else value - ref, True))
+                cells.append((fmt(value) if base else fmt(None if value is None or ref is None else value - ref, True))
+                             + ("" if r.comparable(model, target) else "†"))
             avg, complete = r.xtreme_avg(model, setting)
             ref = None if base else r.xtreme_avg(model, r.baseline)[0]
             cells.append((fmt(avg) if base else fmt(None if avg is None or ref is None else avg - ref, True))
                          + ("" if complete else "†"))
             rows.append(cells)
-        section.blocks.append(Table(r.names[model], ["intermediate"] + r.targets + [AVG], rows,
-                                    f"† partial: {len(r.targets)} of {len(XTREME_TASKS)} XTREME tasks"
-                                    if any(c[-1].endswith("†") for c in rows) else ""))
+        section.blocks.append(Table(r.names[model], ["intermediate"] + r.targets + [AVG], rows, comparability_note(r, model)))
     return section
+
+
+def comparability_note(r: Results, model: str) -> str:
+    """Why the scores marked † are not comparable with XTREME's, and which languages XTREME does not score."""
+    n_xtreme = sum(t in XTREME_TASKS for t in r.targets)
+    reasons = ([] if n_xtreme == len(r.targets) == len(XTREME_TASKS) else
+               [f"{n_xtreme} of {len(XTREME_TASKS)} XTREME tasks" + (f" and {len(r.targets) - n_xtreme} other(s)"
+                                                                    if len(r.targets) > n_xtreme else "")])
+    reasons += r.language_differences(model)
+    if not reasons:
+        return ""
+    return ("† not comparable with XTREME (partial: XTREME's language list per task is required): " + "; ".join(reasons)
+            + ". Averages over other language sets are in the per-language tables, marked not comparable.")
 
 
 def language_sections(r: Results) -> Section:
@@ -170,9 +208,14 @@ def language_table(r: Results, model: str, target: str) -> Table:
     langs = r.languages(model, target)
     others = [s for s in r.settings if s != r.baseline]
     header = ["language"] + ([r.baseline] if r.baseline else []) + [f"Δ {s}" if r.baseline else s for s in others]
+    averages = {"avg": langs}
+    if not r.comparable(model, target) or r.headline_languages(model, target) != langs:
+        averages = {"avg, these languages (not comparable with XTREME)": langs}
+        if r.comparable(model, target):
+            averages["avg, XTREME's languages"] = r.headline_languages(model, target)
     rows = []
-    for lang in langs + ["avg"]:
-        chosen = langs if lang == "avg" else [lang]
+    for lang in langs + list(averages):
+        chosen = averages.get(lang, [lang])
         base = r.mean(model, r.baseline, target, chosen) if r.baseline else None
         cells = [lang] + ([fmt(base)] if r.baseline else [])
         for setting in others:

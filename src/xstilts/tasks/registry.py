@@ -12,7 +12,8 @@ FAMILIES: dict[str, Family] = {
     "multiple_choice": multiple_choice.MultipleChoiceFamily(),
     "span_qa": qa.SpanQAFamily(),
     "tagging": tagging.TaggingFamily(),
-    "retrieval": retrieval.RetrievalFamily(),
+    "bitext_mining": retrieval.BitextMiningFamily(),
+    "similarity_search": retrieval.SimilaritySearchFamily(),
 }
 
 TASKS: dict[str, TaskSpec] = {

@@ -1,10 +1,13 @@
 """Token tagging: UD POS and PAN-X NER (targets), CCG supertagging (intermediate).
 
 Sentences longer than the model's window are split into word-aligned chunks and merged back
-after prediction, so no word goes unlabelled. Labels sit on each word's first sub-token.
+after prediction, so no word goes unlabelled. Labels sit on each word's first sub-token (XTREME)
+or, with the task option label_subtoken: first_with_characters, on its first sub-token that carries characters.
 """
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 
@@ -20,8 +23,18 @@ UPOS_TAGS = tuple("ADJ ADP ADV AUX CCONJ DET INTJ NOUN NUM PART PRON PROPN PUNCT
 PANX_TAGS = ("O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC")
 
 
+LABEL_SUBTOKENS = ("first_subtoken", "first_with_characters")
+
+
+def _carries_characters(tokenizer):
+    """token id -> whether it decodes to any character (a bare word-start marker such as "▁" does not)."""
+    return functools.lru_cache(maxsize=None)(lambda token_id: bool(tokenizer.decode([token_id]).strip()))
+
+
 class TaggingFamily(Family):
     name = head_kind = "tagging"
+    options = {"label_subtoken": ("first_subtoken", "which sub-token of a word carries its tag: first_subtoken "
+                                  "(XTREME's) or first_with_characters (skips the bare '▁' XLM-R puts before ja/zh words)")}
 
     def label_list(self, spec, train_examples):
         if spec.labels:
@@ -41,6 +54,13 @@ class TaggingFamily(Family):
         return chunks + ([current] if current else [])
 
     def featurize(self, examples, tokenizer, max_length, labels, spec=None):
+        """Features of word-aligned chunks; each word's tag sits on one sub-token: its first
+        ("first_subtoken", XTREME) or its first that decodes to characters of the word
+        ("first_with_characters": skips the bare "▁" XLM-R puts before every ja/zh word)."""
+        label_subtoken = self.option(spec, "label_subtoken") if spec else self.options["label_subtoken"][0]
+        if label_subtoken not in LABEL_SUBTOKENS:
+            raise XstiltsError(f"task_options.{spec.name}.label_subtoken: unknown choice {label_subtoken!r}; "
+                               f"valid choices: {', '.join(LABEL_SUBTOKENS)}")
         index = {label: i for i, label in enumerate(labels or [])}
         budget = max_length - tokenizer.num_special_tokens_to_add(pair=False)
         all_words = [w for e in examples for w in e.tokens]
@@ -57,22 +77,25 @@ class TaggingFamily(Family):
         enc = tokenizer(chunk_words, is_split_into_words=True, truncation=True, max_length=max_length)
         columns.update({k: list(v) for k, v in enc.items()})
         has_tags = bool(examples) and examples[0].tags is not None
+        unknown = {t for e in examples for t in e.tags if t not in index} if has_tags else set()
+        if unknown:
+            raise XstiltsError(f"tags not in the label set: {sorted(unknown)[:10]}")
+        carries = _carries_characters(tokenizer) if label_subtoken == "first_with_characters" else lambda _: True
+        # The labelled position keeps the column name "first_subtoken" (decode reads it).
         columns["first_subtoken"], label_rows = [], []
         for f, (example_index, offset) in enumerate(zip(columns["example_index"], columns["word_offset"])):
-            word_ids, seen, firsts, row = enc.word_ids(f), set(), [], []
+            word_ids, ids = enc.word_ids(f), enc["input_ids"][f]
+            chosen = {}  # word -> labelled position: its first sub-token carrying characters, else its first
             for position, word in enumerate(word_ids):
-                first = word is not None and word not in seen
-                seen.add(word)
-                firsts.append(word if first else -1)
-                if has_tags:
-                    tag = examples[example_index].tags[offset + word] if first else None
-                    row.append(index[tag] if first else -100)
+                if word is not None and (word not in chosen or (not carries(ids[chosen[word]]) and carries(ids[position]))):
+                    chosen[word] = position
+            labelled = {position: word for word, position in chosen.items()}
+            firsts = [labelled.get(position, -1) for position in range(len(word_ids))]
             columns["first_subtoken"].append(firsts)
-            label_rows.append(row)
+            if has_tags:
+                tags = examples[example_index].tags
+                label_rows.append([index[tags[offset + word]] if word >= 0 else -100 for word in firsts])
         if has_tags:
-            unknown = {t for e in examples for t in e.tags if t not in index}
-            if unknown:
-                raise XstiltsError(f"tags not in the label set: {sorted(unknown)[:10]}")
             columns["labels"] = label_rows
         return columns
 
