@@ -142,8 +142,12 @@ def test_grid_killed_midway_resumes_to_the_rows_of_an_uninterrupted_run(world, r
 def test_two_process_launch_trains_on_both_processes_and_stores_each_cell_once(world):
     """torchrun on the CPU: the processes join one DDP group (no GPU, no --device needed)."""
     root, tree, env = world
+    # memory options on: DDP with checkpointing, and per-device passes that synchronise on the last pass only
+    memory = {"gradient_checkpointing": True, "per_device_batch_size": 3}
     config = write_config(world, "torchrun", models=tree["models"][:1], intermediate=tree["intermediate"][:2],
-                          targets=["xquad", "tatoeba"], seeds=[1])
+                          targets=["xquad", "tatoeba"], seeds=[1],
+                          intermediate_training={**tree["intermediate_training"], **memory},
+                          target_training={**tree["target_training"], **memory})
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
                "-m", "xstilts", "run", str(config)]
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
@@ -152,6 +156,9 @@ def test_two_process_launch_trains_on_both_processes_and_stores_each_cell_once(w
     states = [json.loads(path.read_text()) for path in (root / "torchrun").rglob("train_state.json")]
     assert len(states) == 3  # XQuAD fine-tunes after the baseline and after SQuAD, and the SQuAD phase itself
     assert all(state["processes"] == 2 for state in states)
+    # 8 examples a step, 4 per process, as passes of 2 (at most 3 rows each)
+    assert all(batch == {"effective_batch_size": 8, "processes": 2, "per_device_batch_size": 2, "accumulation_steps": 2}
+               for state in states for batch in state["batches"].values())
     assert result.stdout.count("xquad (f1)") == 1, "tables are printed by the main process only"
 
 

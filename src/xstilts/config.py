@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, field_validator
 
 from .errors import XstiltsError
 
@@ -20,7 +20,7 @@ class TrainSettings(Strict):
     """Optimisation settings; None means "the task's default" from the registry."""
 
     learning_rate: float | None = None
-    batch_size: int | None = None
+    batch_size: int | None = None       # examples per step across all processes (times grad_accum per optimizer step)
     epochs: float | None = None
     max_steps: int | None = None
     max_length: int | None = None
@@ -28,7 +28,9 @@ class TrainSettings(Strict):
     weight_decay: float = 0.01
     grad_accum: int = 1
     max_grad_norm: float = 1.0
-    precision: Literal["auto", "no", "bf16", "fp16"] = "auto"
+    precision: Literal["auto", "no", "bf16", "fp16"] = "auto"   # auto: bf16 on GPUs with it, else fp16; CPU: no
+    per_device_batch_size: PositiveInt | None = None  # most rows a process runs at once; the rest accumulate
+    gradient_checkpointing: bool = False
     eval_every: int | None = None       # optimizer-independent step count; None = once per epoch
     save_every: int = 500
     length_grouping: bool = True

@@ -147,7 +147,7 @@ class Pipeline:
         total = first.max_steps or int(round((first.epochs or 1) * steps_per_epoch(tasks)))
         sizes = {t.name: len(t.features) for t in tasks}
         step_tasks = sample_tasks(task_probabilities(sizes, setting.sampler, setting.sampler_cap, setting.temperature), total, seed)
-        accelerator = make_accelerator(first, self.config.device)
+        accelerator = make_accelerator(first, self.config.device, multi_head=len(model.heads) > 1)
         model.to(accelerator.device)
         state = train(model, tasks, step_tasks, first, first.learning_rate or 1e-5, out, seed, tokenizer.pad_token_id,
                       accelerator, self.dev_scorer(specs, tokenizer, settings, labels, setting.data),

@@ -24,6 +24,7 @@ from transformers import get_linear_schedule_with_warmup
 
 from ..config import TrainSettings
 from ..data.features import MODEL_INPUTS, pad_batch, sequence_lengths
+from .memory import auto_precision, backward_in_passes, batch_record, prepare_for_training
 
 CHECKPOINT = "checkpoint"
 BEST_WEIGHTS = "best_model.pt"
@@ -85,12 +86,12 @@ def runs_on_cpu(device: str | None) -> bool:
     return device == "cpu" or (device is None and launched and not torch.cuda.is_available())
 
 
-def make_accelerator(settings: TrainSettings, device: str | None = None) -> Accelerator:
+def make_accelerator(settings: TrainSettings, device: str | None = None, multi_head: bool = False) -> Accelerator:
     precision = settings.precision
     if precision == "auto":
-        precision = "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() and device != "cpu" else "no"
-    # heads not used in a step get no gradient; DDP must be told, or multi-task steps fail
-    unused = DistributedDataParallelKwargs(find_unused_parameters=True)
+        precision = auto_precision() if device != "cpu" else "no"
+    # heads not used in a step get no gradient; DDP must be told, or multi-task steps fail (it costs a graph walk)
+    unused = DistributedDataParallelKwargs(find_unused_parameters=multi_head)
     return Accelerator(mixed_precision=precision, gradient_accumulation_steps=settings.grad_accum,
                        cpu=runs_on_cpu(device), kwargs_handlers=[unused])
 
@@ -123,6 +124,7 @@ def train(model, tasks: list[TrainTask], step_tasks: list[str], settings: TrainS
     optimizer_steps = math.ceil(len(plan) / settings.grad_accum)
     optimizer = _optimizer(model, settings, learning_rate)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(settings.warmup_ratio * optimizer_steps), optimizer_steps)
+    prepare_for_training(model, settings)
     model, optimizer = accelerator.prepare(model, optimizer)
     unwrapped = accelerator.unwrap_model(model)
 
@@ -133,6 +135,8 @@ def train(model, tasks: list[TrainTask], step_tasks: list[str], settings: TrainS
         scheduler.load_state_dict(torch.load(checkpoint / "scheduler.pt", weights_only=True))
         state = json.loads((checkpoint / "trainer_state.json").read_text())
     state["processes"] = accelerator.num_processes  # recorded: each process takes a share of every batch
+    state["batches"] = {t.name: batch_record(t.batch_size, settings, accelerator.num_processes) for t in tasks}
+    state["precision"] = accelerator.mixed_precision
 
     def save_checkpoint():
         # Written beside the last checkpoint, then swapped in whole: a kill mid-save must not leave
@@ -172,8 +176,8 @@ def train(model, tasks: list[TrainTask], step_tasks: list[str], settings: TrainS
             if task.transform:
                 batch = task.transform(batch)
             with accelerator.accumulate(model):
-                loss, _ = model(task.head, **{k: v.to(accelerator.device) for k, v in batch.items()})
-                accelerator.backward(loss)
+                loss = backward_in_passes(accelerator, model, task.head, {k: v.to(accelerator.device) for k, v in batch.items()},
+                                          settings.per_device_batch_size)
                 if accelerator.sync_gradients:
                     accelerator.clip_grad_norm_(model.parameters(), settings.max_grad_norm)
                 optimizer.step()
