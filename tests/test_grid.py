@@ -269,8 +269,12 @@ def test_example_grid_configs_name_registered_tasks():
     study = load_config(EXAMPLE.with_name("grid_xlmr_large.yaml"))
     assert study.models == ["xlm-roberta-large"] and study.seeds == [1, 2, 3]
     assert [s.name for s in study.intermediate][0] == "baseline"
-    assert sorted(t for s in study.intermediate for t in s.tasks) == sorted(
-        ["anli_plus", "mnli", "qqp", "squad_v1", "squad_v2", "hellaswag", "cosmosqa", "commonsenseqa", "ccg"])
+    nine = sorted(["anli_plus", "mnli", "qqp", "squad_v1", "squad_v2", "hellaswag", "cosmosqa", "commonsenseqa", "ccg"])
+    assert sorted(t for s in study.intermediate if len(s.tasks) == 1 for t in s.tasks) == nine
+    mix = study.intermediate[-1]  # the paper's multi-task setting
+    assert (sorted(mix.tasks), mix.sampler, mix.sampler_cap) == (nine, "proportional", 2 ** 17)
+    assert (study.intermediate_training.learning_rate, study.target_training.learning_rate) == (1e-5, 3e-6)
+    assert study.retrieval.layer == 14  # mean-pooled layer 13 of XLM-R large (index 0 = embeddings)
     assert all(get_task(t).role == "intermediate" for s in study.intermediate for t in s.tasks)
     assert all(get_task(t).role == "target" for t in study.targets) and len(study.targets) == 9
 

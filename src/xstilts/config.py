@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 from typing import Literal
@@ -102,7 +103,7 @@ def _set_path(tree: dict, dotted: str, raw: str) -> None:
 
 def load_config(path: str | Path | None = None, overrides: list[str] = (), base: dict | None = None) -> ExperimentConfig:
     """Read a YAML/JSON config (or start from `base`), apply `a.b=value` overrides, validate."""
-    tree: dict = dict(base or {})
+    tree: dict = copy.deepcopy(base or {})  # overrides must not reach into the caller's nested dicts
     if path is not None:
         path = Path(path)
         if not path.exists():
