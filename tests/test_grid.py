@@ -126,6 +126,8 @@ def test_grid_killed_midway_resumes_to_the_rows_of_an_uninterrupted_run(world, r
 
     resumed = subprocess.run(grid_command(config), env=env, check=True, capture_output=True, text=True)
     assert f"{CELLS}/{CELLS} cells done ({before_resume} before this run)" in " ".join(resumed.stdout.split())
+    # the plan printed first knew which cells the killed run had finished
+    assert f"cells: {CELLS} in the grid, {before_resume} done, {CELLS - before_resume} to run" in resumed.stdout
     print(f"killed at {at_kill} cells ({before_resume} stored, {rows_before} rows) with checkpoints "
           f"{[str(c.parent.parent.relative_to(root)) for c in checkpoints]}; resumed to {count_cells(db)} cells, "
           f"{len(all_rows(db))} rows")

@@ -102,3 +102,13 @@ def test_an_unknown_device_kind_is_one_line_with_exit_code_2(world, tmp_path):
     result = CliRunner().invoke(app, ["plan", str(write(demo(world, tmp_path), tmp_path)), "--device", "tpu"])
     assert result.exit_code == 2
     assert "unknown device kind 'tpu'" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(("name", "kind"), [("NVIDIA H100 80GB HBM3", "h100"), ("NVIDIA H200", "h200"),
+                                            ("NVIDIA A100-SXM4-40GB", "gpu")])
+def test_the_device_kind_comes_from_the_gpu_name(monkeypatch, name, kind):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda *_: name)
+    assert planning.this_device() == kind  # another GPU plans without a throughput row, not with an error

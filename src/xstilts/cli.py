@@ -165,7 +165,6 @@ def grid(config: Path = typer.Argument(..., help="YAML/JSON experiment config"),
     def go():
         from .config import load_config
         from .experiments.executors import run_grid
-
         from .experiments.plan import print_plan
 
         cfg = load_config(config, override)
@@ -183,7 +182,7 @@ def grid(config: Path = typer.Argument(..., help="YAML/JSON experiment config"),
 @app.command()
 def plan(config: Path = typer.Argument(..., help="YAML/JSON experiment config"),
          override: list[str] = typer.Option([], "--set", help="override a field: key.sub=value"),
-         device: Optional[str] = typer.Option(None, help="cpu, h100 or h200 (default: this machine's)")):
+         device: Optional[str] = typer.Option(None, help="cpu, h100, h200 or gpu (another GPU; default: this machine's)")):
     """Without training: the cells to run, steps and tokens per phase, estimated hours and peak memory."""
     def go():
         from .config import load_config

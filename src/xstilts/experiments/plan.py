@@ -49,7 +49,7 @@ THROUGHPUT = [
 ]
 CHECKPOINTING_SLOWDOWN = 1.33  # one more forward per step; gpu_check.md's on/off ratio should replace it
 EVAL_SPEEDUP = 3.0             # a forward without backward or optimizer step costs about a third of a step
-DEVICE_MEMORY_GIB = {"cpu": None, "h100": 80.0, "h200": 141.0}
+DEVICE_MEMORY_GIB = {"cpu": None, "h100": 80.0, "h200": 141.0, "gpu": None}  # gpu: any other, not in the table
 # Bytes per token per layer per hidden unit kept for backward: 34 in bf16 with fused attention (Korthikanti et
 # al. 2022, without the attention-matrix term); with checkpointing each layer keeps its bf16 input (2) and one
 # layer at a time recomputes the rest. fp32 on the CPU doubles both.
@@ -245,7 +245,7 @@ def this_device() -> str:
     if not torch.cuda.is_available():
         return "cpu"
     name = torch.cuda.get_device_name().lower()
-    return next((kind for kind in DEVICE_MEMORY_GIB if kind in name), name)
+    return next((kind for kind in DEVICE_MEMORY_GIB if kind in name), "gpu")
 
 
 def finished_cells(config: ExperimentConfig) -> tuple[set, str]:
