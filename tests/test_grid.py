@@ -127,6 +127,8 @@ def test_grid_killed_midway_resumes_to_the_rows_of_an_uninterrupted_run(world, r
 
     resumed = subprocess.run(grid_command(config), env=env, check=True, capture_output=True, text=True)
     assert f"{CELLS}/{CELLS} cells done ({before_resume} before this run)" in " ".join(resumed.stdout.split())
+    # the plan printed first knew which cells the killed run had finished
+    assert f"cells: {CELLS} in the grid, {before_resume} done, {CELLS - before_resume} to run" in resumed.stdout
     print(f"killed at {at_kill} cells ({before_resume} stored, {rows_before} rows) with checkpoints "
           f"{[str(c.parent.parent.relative_to(root)) for c in checkpoints]}; resumed to {count_cells(db)} cells, "
           f"{len(all_rows(db))} rows")
@@ -143,8 +145,12 @@ def test_grid_killed_midway_resumes_to_the_rows_of_an_uninterrupted_run(world, r
 def test_two_process_launch_trains_on_both_processes_and_stores_each_cell_once(world):
     """torchrun on the CPU: the processes join one DDP group (no GPU, no --device needed)."""
     root, tree, env = world
+    # memory options on: DDP with checkpointing, and per-device passes that synchronise on the last pass only
+    memory = {"gradient_checkpointing": True, "per_device_batch_size": 3}
     config = write_config(world, "torchrun", models=tree["models"][:1], intermediate=tree["intermediate"][:2],
-                          targets=["xquad", "tatoeba"], seeds=[1])
+                          targets=["xquad", "tatoeba"], seeds=[1],
+                          intermediate_training={**tree["intermediate_training"], **memory},
+                          target_training={**tree["target_training"], **memory})
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
                "-m", "xstilts", "run", str(config)]
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
@@ -153,6 +159,9 @@ def test_two_process_launch_trains_on_both_processes_and_stores_each_cell_once(w
     states = [json.loads(path.read_text()) for path in (root / "torchrun").rglob("train_state.json")]
     assert len(states) == 3  # XQuAD fine-tunes after the baseline and after SQuAD, and the SQuAD phase itself
     assert all(state["processes"] == 2 for state in states)
+    # 8 examples a step, 4 per process, as passes of 2 (at most 3 rows each)
+    assert all(batch == {"effective_batch_size": 8, "processes": 2, "per_device_batch_size": 2, "accumulation_steps": 2}
+               for state in states for batch in state["batches"].values())
     assert result.stdout.count("xquad ((EM + F1) / 2)") == 1, "tables are printed by the main process only"
 
     # Sharded evaluation: each process evaluated its own share of every cell's test sets...
@@ -276,23 +285,26 @@ def test_kill_during_a_checkpoint_save_resumes_like_an_uninterrupted_run(world, 
 
 
 def test_example_grid_configs_name_registered_tasks():
+    from types import SimpleNamespace
+
     from xstilts.config import load_config
     from xstilts.tasks.registry import get_task
+    from xstilts.tasks.retrieval import retrieval_layer
 
     demo = load_config(EXAMPLE)
     assert (len(demo.models), len(demo.intermediate), len(demo.targets), len(demo.seeds)) == (2, 3, 3, 2)
     study = load_config(EXAMPLE.with_name("grid_xlmr_large.yaml"))
     assert study.models == ["xlm-roberta-large"] and study.seeds == [1, 2, 3]
     assert [s.name for s in study.intermediate][0] == "baseline"
-    assert sorted(t for s in study.intermediate for t in s.tasks) == sorted(
-        ["anli_plus", "mnli", "qqp", "squad_v1", "squad_v2", "hellaswag", "cosmosqa", "commonsenseqa", "ccg"])
+    nine = sorted(["anli_plus", "mnli", "qqp", "squad_v1", "squad_v2", "hellaswag", "cosmosqa", "commonsenseqa", "ccg"])
+    assert sorted(t for s in study.intermediate if len(s.tasks) == 1 for t in s.tasks) == nine
+    mix = study.intermediate[-1]  # the paper's multi-task setting
+    assert (sorted(mix.tasks), mix.sampler, mix.sampler_cap) == (nine, "proportional", 2 ** 17)
+    assert (study.intermediate_training.learning_rate, study.target_training.learning_rate) == (1e-5, 3e-6)
     assert all(get_task(t).role == "intermediate" for s in study.intermediate for t in s.tasks)
     assert all(get_task(t).role == "target" for t in study.targets) and len(study.targets) == 9
     # the paper's retrieval setting: mean-pooled layer 13 of XLM-R large = hidden-state index 14 of 24 layers
     assert study.retrieval.layers == {"xlm-roberta-large": 14} and study.retrieval.pooling == "mean"
-    from types import SimpleNamespace
-
-    from xstilts.tasks.retrieval import retrieval_layer
     assert retrieval_layer(study.retrieval, "xlm-roberta-large", SimpleNamespace(num_hidden_layers=24)) == 14
 
 

@@ -183,8 +183,10 @@ def grid(config: Path = typer.Argument(..., help="YAML/JSON experiment config"),
     def go():
         from .config import load_config
         from .experiments.executors import run_grid
+        from .experiments.plan import print_plan
 
         cfg = load_config(config, override)
+        print_plan(cfg, console)
         options = {} if executor == "local" else dict(address=ray_address, num_cpus=num_cpus,
                                                       cpus_per_task=cpus_per_task, gpus_per_task=gpus_per_task)
         summary = run_grid(cfg, executor, console, **options)
@@ -192,6 +194,19 @@ def grid(config: Path = typer.Argument(..., help="YAML/JSON experiment config"),
                       f"in {summary.wall_seconds:.0f}s; results in {cfg.output_dir / 'results.db'}")
         if summary.failures:
             raise XstiltsError(f"{len(summary.failures)} group(s) failed:\n" + "\n".join(summary.failures))
+    _run_guarded(go)
+
+
+@app.command()
+def plan(config: Path = typer.Argument(..., help="YAML/JSON experiment config"),
+         override: list[str] = typer.Option([], "--set", help="override a field: key.sub=value"),
+         device: Optional[str] = typer.Option(None, help="cpu, h100, h200 or gpu (another GPU; default: this machine's)")):
+    """Without training: the cells to run, steps and tokens per phase, estimated hours and peak memory."""
+    def go():
+        from .config import load_config
+        from .experiments.plan import print_plan
+
+        print_plan(load_config(config, override), console, device)
     _run_guarded(go)
 
 

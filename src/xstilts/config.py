@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
@@ -82,7 +83,7 @@ class TrainSettings(Strict):
     """Optimisation settings; None means "the task's default" from the registry."""
 
     learning_rate: PositiveFloat | None = None
-    batch_size: Positive | None = None
+    batch_size: Positive | None = None  # examples per step across all processes (times grad_accum per optimizer step)
     epochs: PositiveFloat | None = None
     max_steps: Positive | None = None
     max_length: Annotated[int, Field(ge=8)] | None = None
@@ -90,7 +91,10 @@ class TrainSettings(Strict):
     weight_decay: Annotated[float, Field(ge=0)] = 0.01
     grad_accum: Positive = 1
     max_grad_norm: PositiveFloat = 1.0
+    # auto: bf16 on GPUs with it, else fp16; on CPUs bf16 where they multiply it natively, else no
     precision: Literal["auto", "no", "bf16", "fp16"] = "auto"
+    per_device_batch_size: Positive | None = None  # most rows a process runs at once; the rest accumulate
+    gradient_checkpointing: bool = False
     eval_every: Positive | None = None  # optimizer-independent step count; None = once per epoch
     save_every: Positive = 500
     length_grouping: bool = True
@@ -215,7 +219,7 @@ def _set_path(tree: dict, dotted: str, raw: str) -> None:
 
 def load_config(path: str | Path | None = None, overrides: list[str] = (), base: dict | None = None) -> ExperimentConfig:
     """Read a YAML/JSON config (or start from `base`), apply `a.b=value` overrides, validate."""
-    tree: dict = dict(base or {})
+    tree: dict = copy.deepcopy(base or {})  # overrides must not reach into the caller's nested dicts
     if path is not None:
         path = Path(path)
         if not path.exists():

@@ -127,7 +127,7 @@ class Phases:
         setting = phase.setting
         step_tasks = sample_tasks(task_probabilities(sizes, setting.sampler, setting.sampler_cap, setting.temperature),
                                   total, cell.seed)
-        accelerator = make_accelerator(settings, self.config.device)
+        accelerator = make_accelerator(settings, self.config.device, multi_head=len(model.heads) > 1)
         model.to(accelerator.device)
         run = TrainRun(tasks, step_tasks, settings, out, cell.seed, tokenizer.pad_token_id,
                        self.dev_scorer(phase.specs, tokenizer, phase.task_settings, labels, extra),

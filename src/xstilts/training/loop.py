@@ -26,6 +26,7 @@ from transformers import get_linear_schedule_with_warmup
 from ..config import TrainSettings
 from ..data.features import MODEL_INPUTS, pad_batch, sequence_lengths
 from .checkpoints import resume, save_atomic, seal_checkpoint, writing
+from .memory import backward_in_passes, batch_record, prepare_for_training
 from .precision import auto_precision
 from .sparse_adamw import catch_up, clip_grad_norm, make_adamw
 
@@ -89,15 +90,15 @@ def runs_on_cpu(device: str | None) -> bool:
     return device == "cpu" or (device is None and launched and not torch.cuda.is_available())
 
 
-def make_accelerator(settings: TrainSettings, device: str | None = None) -> Accelerator:
+def make_accelerator(settings: TrainSettings, device: str | None = None, multi_head: bool = False) -> Accelerator:
     precision = settings.precision
     if precision == "auto":
         precision = auto_precision(device)
     if AcceleratorState._shared_state.get("_mixed_precision", precision) != precision:
         # phases of one process may differ in precision; Accelerate keeps one global state, and refuses to change it
         AcceleratorState._reset_state()
-    # heads not used in a step get no gradient; DDP must be told, or multi-task steps fail
-    unused = DistributedDataParallelKwargs(find_unused_parameters=True)
+    # heads not used in a step get no gradient; DDP must be told, or multi-task steps fail (it costs a graph walk)
+    unused = DistributedDataParallelKwargs(find_unused_parameters=multi_head)
     return Accelerator(mixed_precision=precision, gradient_accumulation_steps=settings.grad_accum,
                        cpu=runs_on_cpu(device), kwargs_handlers=[unused])
 
@@ -184,12 +185,14 @@ def train(model, run: TrainRun, accelerator: Accelerator) -> dict:
     optimizer_steps = math.ceil(len(plan) / settings.grad_accum)
     optimizer = _optimizer(model, settings)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(settings.warmup_ratio * optimizer_steps), optimizer_steps)
+    prepare_for_training(model, settings)
     model, optimizer = accelerator.prepare(model, optimizer)
     unwrapped = accelerator.unwrap_model(model)
     checkpoints = Checkpoints(run.output_dir, accelerator, scheduler)
     state = checkpoints.resume() or {"step": 0, "losses": [], "evals": [], "best_score": None}
     state["processes"] = accelerator.num_processes  # recorded: each process takes a share of every batch
     state["precision"] = accelerator.mixed_precision  # recorded: what "auto" chose on this machine
+    state["batches"] = {t.name: batch_record(t.batch_size, settings, accelerator.num_processes) for t in run.tasks}
 
     def run_eval():
         catch_up(optimizer)  # row-sparse embedding updates: every row current before it is read or saved
@@ -213,8 +216,8 @@ def train(model, run: TrainRun, accelerator: Accelerator) -> dict:
             if task.transform:
                 batch = task.transform(batch)
             with accelerator.accumulate(model):
-                loss, _ = model(task.head, **{k: v.to(accelerator.device) for k, v in batch.items()})
-                accelerator.backward(loss)
+                loss = backward_in_passes(accelerator, model, task.head, {k: v.to(accelerator.device) for k, v in batch.items()},
+                                          settings.per_device_batch_size)
                 if accelerator.sync_gradients:
                     clip_grad_norm(accelerator, model.parameters(), settings.max_grad_norm)
                 optimizer.step()

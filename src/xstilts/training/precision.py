@@ -18,7 +18,8 @@ def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> set[str]:
 
 
 def auto_precision(device: str | None) -> str:
-    """bf16 on a CUDA GPU that supports it, or on a CPU with native bf16; otherwise "no" (fp32)."""
+    """bf16 on a CUDA GPU that supports it (fp16 with Accelerate's loss scaling on older GPUs), or on a CPU
+    with native bf16; otherwise "no" (fp32)."""
     if device != "cpu" and torch.cuda.is_available():
-        return "bf16" if torch.cuda.is_bf16_supported() else "no"
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
     return "bf16" if BF16_CPU_FLAGS & cpu_flags() else "no"
