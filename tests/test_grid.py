@@ -252,8 +252,9 @@ def test_kill_during_a_checkpoint_save_resumes_like_an_uninterrupted_run(world, 
         model = MultiTaskModel(encoder)
         model.add_head("mlm", "mlm")  # MLM masking draws from the RNG every step: restoring it matters
         task = loop.TrainTask("mlm", "mlm", *mlm_features(tokenizer))
-        state = loop.train(model, [task], ["mlm"] * 10, settings, 3e-3, output_dir, 5, tokenizer.pad_token_id,
-                           loop.make_accelerator(settings, "cpu"))
+        run = loop.TrainRun([task], ["mlm"] * 10, settings.model_copy(update={"learning_rate": 3e-3}), output_dir, 5,
+                            tokenizer.pad_token_id)
+        state = loop.train(model, run, loop.make_accelerator(settings, "cpu"))
         return state, model.state_dict()
 
     def mlm_features(tokenizer):

@@ -137,10 +137,10 @@ def run_grid(config: ExperimentConfig, executor: str = "local", console: Console
     if executor not in EXECUTORS:
         raise XstiltsError(f"unknown executor {executor!r}; choose from: {', '.join(EXECUTORS)}")
     console = console or Console()
-    pipeline = Pipeline(config, console)
-    total = sum(1 for _ in pipeline.cells())
     with exclusive(config.output_dir):  # first: a second driver is refused before it reads anything
+        pipeline = Pipeline(config, console)
         check_inputs(pipeline)  # a missing model or a bad, unlabelled file stops the grid before any training
+        total = len(config.models) * len(config.intermediate) * len(config.seeds) * len(config.targets)
         before = len(finished(pipeline))
         started = time.time()
         failures = EXECUTORS[executor](config, console, **options)
