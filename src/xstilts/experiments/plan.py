@@ -50,10 +50,13 @@ THROUGHPUT = [
     Measured(24, 1024, 256, "h200", 126710, "benchmarks/results/gpu_check.md (H200)"),
     Measured(24, 1024, 384, "h200", 142977, "benchmarks/results/gpu_check.md (H200)"),
     Measured(24, 1024, 512, "h200", 152410, "benchmarks/results/gpu_check.md (H200)"),
-    # H100 rows: run benchmarks/gpu_check.py on one and add them here; until then "h100" extrapolates nothing
+    Measured(24, 1024, 256, "h100", 98768, "benchmarks/results/gpu_check_h100.md (H100)"),
+    Measured(24, 1024, 384, "h100", 118519, "benchmarks/results/gpu_check_h100.md (H100)"),
+    Measured(24, 1024, 512, "h100", 132408, "benchmarks/results/gpu_check_h100.md (H100)"),
 ]
-# gpu_check.md's tokens/s with checkpointing off over on, H200, lengths 256/384/512: 1.87, 1.48, 1.37
-CHECKPOINTING_SLOWDOWN = 1.57
+# gpu_check's tokens/s with checkpointing off over on at lengths 256/384/512: H200 1.87, 1.48, 1.37;
+# H100 1.99, 1.66, 1.48 (their mean)
+CHECKPOINTING_SLOWDOWN = 1.64
 EVAL_SPEEDUP = 3.0             # a forward without backward or optimizer step costs about a third of a step
 DEVICE_MEMORY_GIB = {"cpu": None, "h100": 80.0, "h200": 141.0, "gpu": None}  # gpu: any other, not in the table
 # Bytes per token per layer per hidden unit kept for backward: 34 in bf16 with fused attention (Korthikanti et
