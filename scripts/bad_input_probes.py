@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from test_bad_inputs import PROBES, run_probe  # noqa: E402
 
-from xstilts.cli import quiet_libraries  # noqa: E402
+from xstilts.quiet import quiet_libraries  # noqa: E402
 from xstilts.demo import build_tiny_model, corpus_texts, write_fixtures  # noqa: E402
 
 
