@@ -281,7 +281,7 @@ def run_xstilts(data: dict, model_dir: str, args, evaluate: bool, **options) -> 
     from xstilts.config import TrainSettings
     from xstilts.data.features import sequence_lengths
     from xstilts.modeling.model import MultiTaskModel, load_encoder
-    from xstilts.training.loop import TrainTask, make_accelerator, make_plan, train
+    from xstilts.training.loop import TrainRun, TrainTask, make_accelerator, make_plan, train
 
     AcceleratorState._reset_state(True)  # the Trainer arm may have created one in this process
     GradientState._reset_state()
@@ -300,8 +300,8 @@ def run_xstilts(data: dict, model_dir: str, args, evaluate: bool, **options) -> 
         model.encoder = torch.compile(model.encoder)
     with tempfile.TemporaryDirectory() as out:
         t0 = time.perf_counter()
-        train(model, [task], [spec.name] * args.steps, settings, settings.learning_rate, Path(out), args.seed,
-              tokenizer.pad_token_id, accelerator)
+        train(model, TrainRun([task], [spec.name] * args.steps, settings, Path(out), args.seed, tokenizer.pad_token_id),
+              accelerator)
         seconds = time.perf_counter() - t0
     lengths = sequence_lengths(data["xs_train"])
     plan = make_plan([task], [spec.name] * args.steps, args.seed, settings.length_grouping)
