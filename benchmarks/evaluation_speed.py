@@ -12,7 +12,8 @@ Only the prediction call is timed (model loading and featurization excluded); th
 repetition, and the load average is printed per run. The largest difference between the arms' logits
 (over real tokens) checks that both computed the same thing.
 
-    python benchmarks/evaluation_speed.py --per-language 40 --reps 2
+    python benchmarks/evaluation_speed.py --reps 2 --threads 1 --profile
+    python benchmarks/evaluation_speed.py --padding-only --out evaluation_speed_padding
 """
 
 from __future__ import annotations
@@ -31,15 +32,16 @@ TASKS = {"xquad": 384, "udpos": 128}  # task -> max length
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
-def test_sets(task: str, tokenizer, max_length: int, per_language: int) -> dict:
-    """language -> (examples, features) for every language of the task staged here, capped per language."""
+def test_sets(task: str, tokenizer, max_length: int, per_language: int | None) -> dict:
+    """language -> (examples, features) for every language of the task staged here, capped per language
+    (None: whole test sets)."""
     from xstilts.config import ExperimentConfig
     from xstilts.errors import XstiltsError
     from xstilts.experiments.task_data import TaskData
     from xstilts.tasks.registry import get_task
 
     config = ExperimentConfig(name="evaluation-speed", output_dir=tempfile.gettempdir(), data_dir=DATA, models=["m"],
-                              targets=[task], max_examples={"test": per_language})
+                              targets=[task], max_examples={"test": per_language} if per_language else {})
     data, spec = TaskData(config), get_task(task)
     labels = data.labels(spec) if task == "udpos" else None
     sets = {}
@@ -114,6 +116,30 @@ def profile(model, head, features, pad_token_id, args, report) -> None:
            + "```\n")
 
 
+def padded_tokens(lengths: list[int], batch_size: int, by_length: bool) -> int:
+    """Tokens a prediction pass computes with per-batch padding, in feature order or length-sorted (xstilts)."""
+    order = sorted(lengths) if by_length else lengths
+    return sum(len(b) * max(b) for b in (order[i:i + batch_size] for i in range(0, len(order), batch_size)))
+
+
+def full_test_padding(task: str, tokenizer, batch_size: int) -> list:
+    """A table row: real tokens of the whole test sets, and the tokens each arm's batching computes."""
+    from xstilts.data.features import sequence_lengths
+
+    per_lang = [sequence_lengths(f) for _, f in test_sets(task, tokenizer, TASKS[task], None)["sets"].values()]
+    real = sum(map(sum, per_lang))
+    hf, ours = (sum(padded_tokens(lengths, batch_size, by_length) for lengths in per_lang) for by_length in (False, True))
+    return [task, sum(map(len, per_lang)), real, f"{hf} ({1 - real / hf:.0%} pad)", f"{ours} ({1 - real / ours:.0%} pad)",
+            f"x{hf / ours:.2f}"]
+
+
+def padding_table(args, tokenizer, report) -> None:
+    report(f"\n### whole test sets: tokens computed with per-batch padding (batch {args.batch_size}); "
+           "Trainer.predict batches in feature order, xstilts sorted by length\n")
+    report(table(["task", "features", "real tokens", "Trainer.predict", "xstilts", "Trainer.predict / xstilts"],
+                 [full_test_padding(task, tokenizer, args.batch_size) for task in args.tasks.split(",")]))
+
+
 def max_difference(ours: list, theirs: list) -> float:
     """Largest |difference| between the arms' logits over each feature's real tokens."""
     import numpy as np
@@ -134,6 +160,8 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--profile", action="store_true", help="torch profiler's top operators of xstilts' prediction "
                    "on the first language of each task")
+    p.add_argument("--padding-only", action="store_true", help="only the tokens each arm's batching computes on "
+                   "the whole test sets (tokenization, no model run)")
     p.add_argument("--out", default="evaluation_speed")
     args = p.parse_args(argv)
     os.environ.setdefault("XSTILTS_CACHE", str(Path(tempfile.gettempdir()) / "xstilts-bench-cache"))
@@ -153,6 +181,10 @@ def main(argv=None):
     model_dir, model_desc = resolve_model(args.model)
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     report = Report(args.out)
+    if args.padding_only:
+        padding_table(args, tokenizer, report)
+        report.save("Zero-shot evaluation: tokens computed on the whole test sets, Trainer.predict's batching vs xstilts'")
+        return
     report(f"model: {model_desc}")
     report(f"precision {args.precision} (both arms), eval batch {args.batch_size}, test examples per language "
            f"{per_language}, reps {args.reps} (arm order alternating), torch threads {torch.get_num_threads()}\n")
@@ -187,6 +219,7 @@ def main(argv=None):
     report("\n### sequences/s, xstilts vs Trainer.predict (median (min-max) over repetitions)\n")
     report(table(["task", "languages", "features", "Trainer.predict seq/s", "xstilts seq/s", "xstilts / Trainer.predict"],
                  summary))
+    padding_table(args, tokenizer, report)
     report(f"\nload average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     report.save("Zero-shot evaluation speed: xstilts predict_logits vs HF Trainer.predict on the same features")
 
