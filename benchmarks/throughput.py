@@ -12,6 +12,7 @@ Arms (same model, examples' token ids and labels, optimizer steps, batch size, l
                   length grouping (windows of 50 batches).
   xstilts-sparse  the same with embedding_optimizer: sparse (row-sparse AdamW, equal to dense AdamW).
   xstilts-frozen  the same with freeze_embeddings: true (a different recipe; its dev metric says how much).
+  xstilts-nodropout  the same with dropout: 0 (no dropout random numbers; a different recipe, recorded).
 
 The training pool has max(steps, 200) x batch examples, so HF's length grouping uses its default window
 of 50 batches (it shrinks it on fewer than 200 batches of data), equal to xstilts'; every arm draws its
@@ -281,7 +282,7 @@ def run_xstilts(data: dict, model_dir: str, args, evaluate: bool, **options) -> 
     from xstilts.config import TrainSettings
     from xstilts.data.features import sequence_lengths
     from xstilts.modeling.model import MultiTaskModel, load_encoder
-    from xstilts.training.loop import TrainTask, make_accelerator, make_plan, train
+    from xstilts.training.loop import TrainRun, TrainTask, make_accelerator, make_plan, train
 
     AcceleratorState._reset_state(True)  # the Trainer arm may have created one in this process
     GradientState._reset_state()
@@ -300,8 +301,8 @@ def run_xstilts(data: dict, model_dir: str, args, evaluate: bool, **options) -> 
         model.encoder = torch.compile(model.encoder)
     with tempfile.TemporaryDirectory() as out:
         t0 = time.perf_counter()
-        train(model, [task], [spec.name] * args.steps, settings, settings.learning_rate, Path(out), args.seed,
-              tokenizer.pad_token_id, accelerator)
+        train(model, TrainRun([task], [spec.name] * args.steps, settings, Path(out), args.seed, tokenizer.pad_token_id),
+              accelerator)
         seconds = time.perf_counter() - t0
     lengths = sequence_lengths(data["xs_train"])
     plan = make_plan([task], [spec.name] * args.steps, args.seed, settings.length_grouping)
@@ -320,7 +321,8 @@ def run_xstilts(data: dict, model_dir: str, args, evaluate: bool, **options) -> 
 
 ARMS = {"hf": run_hf, "hf-best": partial(run_hf, best=True), "xstilts": run_xstilts,
         "xstilts-sparse": partial(run_xstilts, embedding_optimizer="sparse"),
-        "xstilts-frozen": partial(run_xstilts, freeze_embeddings=True)}
+        "xstilts-frozen": partial(run_xstilts, freeze_embeddings=True),
+        "xstilts-nodropout": partial(run_xstilts, dropout=0.0)}
 BASELINE = "hf-best"
 
 

@@ -101,6 +101,8 @@ class TrainSettings(Strict):
     # word-embedding updates: "sparse" = only the rows a batch uses, equal to dense AdamW (training/sparse_adamw.py)
     embedding_optimizer: Literal["dense", "sparse"] = "dense"
     freeze_embeddings: bool = False
+    # None: the model's own dropout (the recipe); a number sets every dropout of encoder and heads (0 = none)
+    dropout: Annotated[float, Field(ge=0, lt=1)] | None = None
     eval_batch_size: Positive = 64
 
     def merged(self, other: "TrainSettings | None") -> "TrainSettings":

@@ -9,12 +9,14 @@ from accelerate.utils import gather_object
 from datasets import Dataset
 
 from ..data.features import pad_batch, sequence_lengths
+from ..training.precision import autocast
 
 
 @torch.no_grad()
 def predict_logits(model, head: str, features: Dataset, pad_token_id: int, batch_size: int = 64,
-                   device=None) -> list[np.ndarray]:
-    """Logits per feature, in feature order; token-level logits are cut to the feature's length."""
+                   device=None, precision: str = "no") -> list[np.ndarray]:
+    """Logits per feature, in feature order; token-level logits are cut to the feature's length.
+    `precision` is the run's resolved precision (bf16/fp16 autocast, or "no")."""
     model.eval()
     device = device or next(model.parameters()).device
     lengths = sequence_lengths(features)
@@ -24,7 +26,8 @@ def predict_logits(model, head: str, features: Dataset, pad_token_id: int, batch
     for start in range(0, len(order), batch_size):
         idx = order[start:start + batch_size].tolist()
         batch = pad_batch(features.select_columns(columns)[idx], pad_token_id)
-        _, logits = model(head, **{k: v.to(device) for k, v in batch.items()})
+        with autocast(device, precision):
+            _, logits = model(head, **{k: v.to(device) for k, v in batch.items()})
         logits = logits.float().cpu().numpy()
         token_level = logits.ndim == 3 and model.head_kinds[head] != "multiple_choice"
         for row, i in enumerate(idx):

@@ -69,7 +69,8 @@ class Phases:
         features = features if features is not None else self.data.features(
             spec, split, lang, tokenizer, settings.max_length, labels, examples)
         logits, count = map_sharded(lambda shard: predict_logits(model, spec.head_name, features.select(shard),
-                                                                 tokenizer.pad_token_id, settings.eval_batch_size),
+                                                                 tokenizer.pad_token_id, settings.eval_batch_size,
+                                                                 precision=settings.precision),
                                     len(features))
         if split == "test":
             self.evaluated += count

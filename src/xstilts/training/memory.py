@@ -15,6 +15,7 @@ import torch
 
 from ..config import TrainSettings
 from ..errors import XstiltsError
+from .dropout import set_dropout
 
 
 def set_checkpointing(encoder, enabled: bool) -> None:
@@ -36,6 +37,7 @@ def prepare_for_training(model, settings: TrainSettings) -> None:
     if pooler is not None:
         pooler.requires_grad_(False)
     set_checkpointing(model.encoder, settings.gradient_checkpointing)
+    set_dropout(model, settings.dropout)
 
 
 def passes_per_batch(batch_size: int, processes: int, per_device: int | None) -> int:

@@ -23,3 +23,12 @@ def auto_precision(device: str | None) -> str:
     if device != "cpu" and torch.cuda.is_available():
         return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
     return "bf16" if BF16_CPU_FLAGS & cpu_flags() else "no"
+
+
+AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def autocast(device: torch.device, precision: str):
+    """Autocast at a run's resolved precision ("no" = fp32); inference uses it outside Accelerate, so a
+    fine-tune loaded from disk is evaluated in the precision it was trained in, as one trained in-process is."""
+    return torch.autocast(device.type, dtype=AUTOCAST_DTYPES.get(precision), enabled=precision in AUTOCAST_DTYPES)
