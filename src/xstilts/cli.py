@@ -28,6 +28,20 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 console = Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 200)
 
 
+def _print_version(requested: bool) -> None:
+    if requested:
+        from . import __version__
+
+        console.print(f"xstilts {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                          help="print the version and exit")):
+    """English intermediate-task training for zero-shot cross-lingual transfer (X-STILTs)."""
+
+
 def _run_guarded(fn):
     """User errors end with one line naming the file/line or the valid choices, not a traceback."""
     quiet_libraries()
