@@ -140,6 +140,13 @@ class RetrievalSettings(Strict):
     batch_size: Positive = 64
 
 
+class TrackingSettings(Strict):
+    """Where training progress goes besides each phase's run.log; it changes no result (not in cell keys)."""
+
+    report_to: list[Literal["tensorboard", "wandb", "mlflow"]] = Field(default_factory=list)  # Accelerate's log_with
+    log_every: Positive = 10  # steps per logged loss / learning rate / tokens-per-second point
+
+
 class ExperimentConfig(Strict):
     name: str = "xstilts"
     output_dir: Path = Path("runs/xstilts")
@@ -156,6 +163,7 @@ class ExperimentConfig(Strict):
     task_training: dict[TaskOrMLM, TrainSettings] = Field(default_factory=dict)  # per task, and "mlm"
     task_options: dict[TaskName, dict[str, Any]] = Field(default_factory=dict)  # task -> option -> value (`xstilts tasks` lists them)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    tracking: TrackingSettings = Field(default_factory=TrackingSettings)
     device: str | None = None              # None: what Accelerate picks (GPU when present)
     feature_cache: bool = True
     # Which sub-token of a word carries its tag: XTREME's first one, or the first with characters of

@@ -20,6 +20,7 @@ from rich.console import Console
 from ..config import ExperimentConfig, save_config
 from ..errors import XstiltsError
 from ..quiet import quiet_libraries
+from ..training.tracking import run_log
 from .pipeline import Pipeline
 from .preflight import check_inputs
 from .preflight import check_inputs
@@ -62,8 +63,9 @@ def run_group(config_json: dict, model: str, setting_name: str, seed: int, targe
     config = ExperimentConfig.model_validate(config_json)
     pipeline = Pipeline(config)
     setting = next(s for s in config.intermediate if s.name == setting_name)
-    for target in targets:
-        pipeline.run_cell(pipeline.planner.cell(model, setting, seed, target))
+    with run_log(config.output_dir):
+        for target in targets:
+            pipeline.run_cell(pipeline.planner.cell(model, setting, seed, target))
     return len(targets)
 
 

@@ -25,6 +25,7 @@ from ..training.loop import (BEST_WEIGHTS, TrainRun, TrainTask, load_weights, ma
                              runs_on_cpu, steps_per_epoch, train)
 from ..training.mlm import mlm_task
 from ..training.samplers import sample_tasks, task_probabilities
+from ..training.tracking import tracker_options
 from .cells import CellPlan
 from .task_data import TaskData
 
@@ -127,11 +128,13 @@ class Phases:
         setting = phase.setting
         step_tasks = sample_tasks(task_probabilities(sizes, setting.sampler, setting.sampler_cap, setting.temperature),
                                   total, cell.seed)
-        accelerator = make_accelerator(settings, self.config.device, multi_head=len(model.heads) > 1)
+        accelerator = make_accelerator(settings, self.config.device, multi_head=len(model.heads) > 1,
+                                       **tracker_options(self.config.tracking, out))
         model.to(accelerator.device)
         run = TrainRun(tasks, step_tasks, settings, out, cell.seed, tokenizer.pad_token_id,
                        self.dev_scorer(phase.specs, tokenizer, phase.task_settings, labels, extra),
-                       settings.eval_every or steps_per_epoch(tasks), f"phase 1 {setting.name}")
+                       settings.eval_every or steps_per_epoch(tasks), f"phase 1 {setting.name}",
+                       {"phase_key": phase.key, "model": cell.model, "phase": phase.config}, self.config.tracking.log_every)
         train_once(model, run, accelerator, {"tasks": setting.tasks, "settings": phase.config["settings"]},
                    save=lambda: model.save_encoder(out / "encoder", tokenizer), result_dir=out / "encoder")
         return str(out / "encoder")
@@ -150,9 +153,9 @@ class Phases:
         labels = self.data.labels(spec)
         features = self.data.features(spec, "train", "en", tokenizer, settings.max_length, labels)
         model.add_head(spec.head_name, family_of(spec).head_kind, family_of(spec).num_labels(labels, features))
-        accelerator = make_accelerator(settings, self.config.device)
-        model.to(accelerator.device)
         out = cell.finetune_dir
+        accelerator = make_accelerator(settings, self.config.device, **tracker_options(self.config.tracking, out))
+        model.to(accelerator.device)
         if is_finished(out):
             load_weights(model, out / BEST_WEIGHTS)
         else:
@@ -160,7 +163,9 @@ class Phases:
             total = settings.max_steps or int(round(settings.epochs * steps_per_epoch([task])))
             run = TrainRun([task], [spec.name] * total, settings, out, cell.seed, tokenizer.pad_token_id,
                            self.dev_scorer([spec], tokenizer, {spec.name: settings}, {spec.name: labels}),
-                           settings.eval_every or steps_per_epoch([task]), f"phase 2 {spec.name}")
+                           settings.eval_every or steps_per_epoch([task]), f"phase 2 {spec.name}",
+                           {"finetune_key": cell.finetune_key, "cell_key": cell.key, "cell": cell.config},
+                           self.config.tracking.log_every)
             train_once(model, run, accelerator, {"tasks": [spec.name]})
         metrics = {lang: self.evaluate(model, spec, tokenizer, settings, labels, lang) for lang in cell.languages}
         return CellResult(metrics, {"target": selected_dev(out)})
