@@ -18,6 +18,7 @@ from ..config import ExperimentConfig
 from ..evaluation.predict import map_sharded, predict_logits
 from ..modeling.embedding_cache import cached_embed
 from ..modeling.model import MultiTaskModel, load_encoder
+from ..progress import track
 from ..tasks.registry import family_of
 from ..tasks.retrieval import retrieval_layer
 from ..training.checkpoints import is_finished, mark_finished
@@ -167,7 +168,8 @@ class Phases:
                            {"finetune_key": cell.finetune_key, "cell_key": cell.key, "cell": cell.config},
                            self.config.tracking.log_every)
             train_once(model, run, accelerator, {"tasks": [spec.name]})
-        metrics = {lang: self.evaluate(model, spec, tokenizer, settings, labels, lang) for lang in cell.languages}
+        metrics = {lang: self.evaluate(model, spec, tokenizer, settings, labels, lang)
+                   for lang in track(cell.languages, f"evaluating {spec.name}")}
         return CellResult(metrics, {"target": selected_dev(out)})
 
     def embed_and_score(self, cell: CellPlan, encoder_path: str) -> CellResult:
@@ -186,7 +188,7 @@ class Phases:
             return np.stack(rows) if rows else np.zeros((0, encoder.config.hidden_size), np.float32)
         family = family_of(spec)
         metrics = {}
-        for lang in cell.languages:  # a retrieval split is one corpus (one file pair), read whole
+        for lang in track(cell.languages, f"retrieval {spec.name}"):  # a split is one corpus (one file pair), read whole
             corpora = {split: reader(path) for split in spec.sources for path, reader in self.data.files(spec, split, lang)}
             metrics[lang] = {**family.score_embeddings(spec, corpora, encode), "layer": layer}
         return CellResult(metrics, {})
