@@ -240,6 +240,23 @@ def report(db: Path = typer.Argument(..., help="results.db of a run"),
     _run_guarded(go)
 
 
+@app.command()
+def export(run_dir: Path = typer.Argument(..., help="a run's output_dir (holds config.json and results.db)"),
+           cell: str = typer.Argument(..., help="the cell's key, or its first characters (`xstilts results` shows keys)"),
+           to: Path = typer.Option(..., "--to", help="directory for the HuggingFace model folders"),
+           push_to_hub: Optional[str] = typer.Option(None, help="also upload each folder to this Hub repo (owner/name)")):
+    """A cell's intermediate encoder and target model as HuggingFace folders with a model card."""
+    def go():
+        from .experiments.export import export_cell, push_to_hub as push
+
+        for folder in export_cell(run_dir, cell, to):
+            console.print(f"wrote {folder}")
+            if push_to_hub:
+                repo = f"{push_to_hub}-{folder.name}"
+                console.print(f"pushed {folder} to {repo}: {push(folder, repo)}")
+    _run_guarded(go)
+
+
 data_app = typer.Typer(no_args_is_help=True, help="Get every task's data and check it before training.")
 app.add_typer(data_app, name="data")
 
