@@ -79,6 +79,15 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class LoraSettings(Strict):
+    """LoRA on the encoder (modeling/lora.py); an intermediate phase's adapter is merged before the target phase."""
+
+    rank: Positive = 8
+    alpha: PositiveFloat = 16.0
+    dropout: Annotated[float, Field(ge=0, lt=1)] = 0.0
+    target_modules: list[str] = Field(default_factory=lambda: ["query", "value"], min_length=1)  # LoRA paper's
+
+
 class TrainSettings(Strict):
     """Optimisation settings; None means "the task's default" from the registry."""
 
@@ -102,12 +111,20 @@ class TrainSettings(Strict):
     embedding_optimizer: Literal["dense", "sparse"] = "dense"
     freeze_embeddings: bool = False
     eval_batch_size: Positive = 64
+    lora: LoraSettings | None = None  # None: full fine-tuning
+
+    @model_validator(mode="after")
+    def _lora_freezes_embeddings(self):
+        if self.lora is not None and self.embedding_optimizer == "sparse":
+            raise ValueError("lora freezes the word embeddings; embedding_optimizer: sparse has nothing to update")
+        return self
 
     def merged(self, other: "TrainSettings | None") -> "TrainSettings":
         """self overridden by the fields that `other` sets explicitly."""
         if other is None:
             return self
-        return self.model_copy(update=other.model_dump(exclude_unset=True))
+        # the set values themselves: a dump would turn a nested `lora` into a dict
+        return self.model_copy(update={name: getattr(other, name) for name in other.model_fields_set})
 
 
 class IntermediateSetting(Strict):

@@ -17,6 +17,7 @@ from transformers import AutoModelForQuestionAnswering, AutoModelForTokenClassif
 
 from ..config import load_config
 from ..errors import XstiltsError
+from ..modeling.lora import merged, with_lora
 from ..modeling.model import load_encoder
 from ..tasks.registry import family_of
 from ..training.loop import BEST_WEIGHTS
@@ -79,8 +80,10 @@ def model_card(cell: CellPlan, store: ResultsStore, what: str) -> str:
 def _target_model(cell: CellPlan, encoder_path: str, labels: list[str] | None):
     """The fine-tuned model as an HF task model where one matches the head, else (encoder, head weights)."""
     encoder, tokenizer = load_encoder(encoder_path)
+    encoder = with_lora(encoder, cell.settings.lora)  # the fine-tune's weights name the adapter's modules
     weights = torch.load(cell.finetune_dir / BEST_WEIGHTS, weights_only=True, map_location="cpu")
     encoder.load_state_dict({k.removeprefix("encoder."): v for k, v in weights.items() if k.startswith("encoder.")})
+    encoder = merged(encoder)
     prefix = f"heads.{cell.spec.head_name}."
     head = {k.removeprefix(prefix): v for k, v in weights.items() if k.startswith(prefix)}
     kind = family_of(cell.spec).head_kind

@@ -17,6 +17,7 @@ from accelerate.utils import set_seed
 from ..config import ExperimentConfig
 from ..evaluation.predict import map_sharded, predict_logits
 from ..modeling.embedding_cache import cached_embed
+from ..modeling.lora import merged, trainable_parameters, with_lora
 from ..modeling.model import MultiTaskModel, load_encoder
 from ..progress import track
 from ..tasks.registry import family_of
@@ -124,6 +125,7 @@ class Phases:
             tasks.append(mlm_task(phase.mlm_paths, tokenizer, mlm.max_length, mlm.batch_size, phase.setting.mlm_probability))
             model.add_head("mlm", "mlm")
         settings = phase.settings
+        model.encoder = with_lora(model.encoder, settings.lora)
         total = settings.max_steps or int(round(settings.epochs * steps_per_epoch(tasks)))
         sizes = {t.name: len(t.features) for t in tasks}
         setting = phase.setting
@@ -136,8 +138,12 @@ class Phases:
                        self.dev_scorer(phase.specs, tokenizer, phase.task_settings, labels, extra),
                        settings.eval_every or steps_per_epoch(tasks), f"phase 1 {setting.name}",
                        {"phase_key": phase.key, "model": cell.model, "phase": phase.config}, self.config.tracking.log_every)
-        train_once(model, run, accelerator, {"tasks": setting.tasks, "settings": phase.config["settings"]},
-                   save=lambda: model.save_encoder(out / "encoder", tokenizer), result_dir=out / "encoder")
+        record = {"tasks": setting.tasks, "settings": phase.config["settings"], "trainable_parameters": trainable_parameters(model)}
+
+        def save():  # the target phase loads a plain encoder: LoRA merged in
+            model.encoder = merged(model.encoder)
+            model.save_encoder(out / "encoder", tokenizer)
+        train_once(model, run, accelerator, record, save=save, result_dir=out / "encoder")
         return str(out / "encoder")
 
     def intermediate_dev(self, cell: CellPlan) -> dict[str, dict[str, dict[str, float]]]:
@@ -154,6 +160,7 @@ class Phases:
         labels = self.data.labels(spec)
         features = self.data.features(spec, "train", "en", tokenizer, settings.max_length, labels)
         model.add_head(spec.head_name, family_of(spec).head_kind, family_of(spec).num_labels(labels, features))
+        model.encoder = with_lora(model.encoder, settings.lora)  # before loading: best_model.pt has the adapter's names
         out = cell.finetune_dir
         accelerator = make_accelerator(settings, self.config.device, **tracker_options(self.config.tracking, out))
         model.to(accelerator.device)
@@ -167,7 +174,7 @@ class Phases:
                            settings.eval_every or steps_per_epoch([task]), f"phase 2 {spec.name}",
                            {"finetune_key": cell.finetune_key, "cell_key": cell.key, "cell": cell.config},
                            self.config.tracking.log_every)
-            train_once(model, run, accelerator, {"tasks": [spec.name]})
+            train_once(model, run, accelerator, {"tasks": [spec.name], "trainable_parameters": trainable_parameters(model)})
         metrics = {lang: self.evaluate(model, spec, tokenizer, settings, labels, lang)
                    for lang in track(cell.languages, f"evaluating {spec.name}")}
         return CellResult(metrics, {"target": selected_dev(out)})
