@@ -60,8 +60,8 @@ def model_card(cell: CellPlan, store: ResultsStore, what: str) -> str:
     metrics = sorted({m for values in scores.values() for m in values})
     dev = [f"| {r['phase']} | {r['task']} | {r['metric']} | {r['value']:.2f} |" for r in store.dev_rows(cell_keys=[cell.key])]
     lines = [
-        f"# {cell.spec.name} via {cell.setting.name} ({what})", "",
-        f"Trained with [xstilts](https://github.com/) (X-STILTs, Phang et al. 2020), cell `{cell.key}`, seed {cell.seed}.", "",
+        f"# {Path(cell.model).name}, intermediate setting {cell.setting.name}, target {cell.spec.name}: {what}", "",
+        f"Trained with xstilts (X-STILTs, Phang et al. 2020): cell `{cell.key}`, seed {cell.seed}.", "",
         f"- base model: `{cell.model}`",
         f"- intermediate task(s): {', '.join(tasks) or 'none (baseline)'}",
         f"- target: {cell.spec.name} (English training, zero-shot in {len(cell.languages)} languages)",
