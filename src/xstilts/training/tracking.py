@@ -50,33 +50,35 @@ def flat_hparams(tree: dict, prefix: str = "") -> dict[str, str | int | float | 
 
 
 class PhaseLog:
-    """Per-phase reporting of training loss, learning rate, tokens/s and the English dev metrics."""
+    """Per-phase reporting of training loss, learning rate, tokens/s and the English dev metrics.
+    Tokens/s counts training time only: the time of a dev evaluation is left out."""
 
     def __init__(self, accelerator, name: str, description: str, metadata: dict, every: int):
         self.accelerator, self.description, self.every = accelerator, description, every
         self.losses: list[float] = []
-        self.tokens, self.started = 0, time.perf_counter()
+        self.tokens, self.seconds, self.mark = 0, 0.0, time.perf_counter()
         if accelerator.log_with:
             accelerator.init_trackers(name, config=flat_hparams(metadata),
                                       init_kwargs={"wandb": {"name": description}, "mlflow": {"run_name": description}})
         logger.info("%s: started (%s)", description, ", ".join(f"{k}={v}" for k, v in metadata.items() if k.endswith("key")))
 
     def step(self, step: int, last: int, loss: float, learning_rate: float, tokens: int) -> None:
+        now = time.perf_counter()
         self.losses.append(loss)
-        self.tokens += tokens
+        self.tokens, self.seconds, self.mark = self.tokens + tokens, self.seconds + now - self.mark, now
         if step % self.every and step != last:
             return
-        elapsed = time.perf_counter() - self.started
         values = {"train/loss": sum(self.losses) / len(self.losses), "train/learning_rate": learning_rate,
-                  "train/tokens_per_s": self.tokens * self.accelerator.num_processes / max(elapsed, 1e-9)}
+                  "train/tokens_per_s": self.tokens * self.accelerator.num_processes / max(self.seconds, 1e-9)}
         self._report(step, values)
-        self.losses, self.tokens, self.started = [], 0, time.perf_counter()
+        self.losses, self.tokens, self.seconds = [], 0, 0.0
 
     def evaluation(self, step: int, result: dict) -> None:
         values = {"dev/score": result["score"]}
         for task, metrics in result.get("metrics", {}).items():
             values.update({f"dev/{task}/{metric}": value for metric, value in metrics.items()})
         self._report(step, values)
+        self.mark = time.perf_counter()  # the evaluation's time is not training time
 
     def _report(self, step: int, values: dict) -> None:
         if self.accelerator.log_with:
