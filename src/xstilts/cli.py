@@ -28,6 +28,20 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 console = Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 200)
 
 
+def _print_version(requested: bool) -> None:
+    if requested:
+        from . import __version__
+
+        console.print(f"xstilts {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                          help="print the version and exit")):
+    """English intermediate-task training for zero-shot cross-lingual transfer (X-STILTs)."""
+
+
 def _run_guarded(fn):
     """User errors end with one line naming the file/line or the valid choices, not a traceback."""
     quiet_libraries()
@@ -223,6 +237,23 @@ def report(db: Path = typer.Argument(..., help="results.db of a run"),
         note_superseded(store)
         for path in write_report(store.rows(latest=True), out, baseline=baseline):
             console.print(f"wrote {path}")
+    _run_guarded(go)
+
+
+@app.command()
+def export(run_dir: Path = typer.Argument(..., help="a run's output_dir (holds config.json and results.db)"),
+           cell: str = typer.Argument(..., help="the cell's key, or its first characters (`xstilts results` shows keys)"),
+           to: Path = typer.Option(..., "--to", help="directory for the HuggingFace model folders"),
+           push_to_hub: Optional[str] = typer.Option(None, help="also upload each folder to this Hub repo (owner/name)")):
+    """A cell's intermediate encoder and target model as HuggingFace folders with a model card."""
+    def go():
+        from .experiments.export import export_cell, push_to_hub as push
+
+        for folder in export_cell(run_dir, cell, to):
+            console.print(f"wrote {folder}")
+            if push_to_hub:
+                repo = f"{push_to_hub}-{folder.name}"
+                console.print(f"pushed {folder} to {repo}: {push(folder, repo)}")
     _run_guarded(go)
 
 

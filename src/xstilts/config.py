@@ -79,6 +79,15 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class LoraSettings(Strict):
+    """LoRA on the encoder (modeling/lora.py); an intermediate phase's adapter is merged before the target phase."""
+
+    rank: Positive = 8
+    alpha: PositiveFloat = 16.0
+    dropout: Annotated[float, Field(ge=0, lt=1)] = 0.0
+    target_modules: list[str] = Field(default_factory=lambda: ["query", "value"], min_length=1)  # LoRA paper's
+
+
 class TrainSettings(Strict):
     """Optimisation settings; None means "the task's default" from the registry."""
 
@@ -104,12 +113,20 @@ class TrainSettings(Strict):
     # None: the model's own dropout (the recipe); a number sets every dropout of encoder and heads (0 = none)
     dropout: Annotated[float, Field(ge=0, lt=1)] | None = None
     eval_batch_size: Positive = 64
+    lora: LoraSettings | None = None  # None: full fine-tuning
+
+    @model_validator(mode="after")
+    def _lora_freezes_embeddings(self):
+        if self.lora is not None and self.embedding_optimizer == "sparse":
+            raise ValueError("lora freezes the word embeddings; embedding_optimizer: sparse has nothing to update")
+        return self
 
     def merged(self, other: "TrainSettings | None") -> "TrainSettings":
         """self overridden by the fields that `other` sets explicitly."""
         if other is None:
             return self
-        return self.model_copy(update=other.model_dump(exclude_unset=True))
+        # the set values themselves: a dump would turn a nested `lora` into a dict
+        return self.model_copy(update={name: getattr(other, name) for name in other.model_fields_set})
 
 
 class IntermediateSetting(Strict):
@@ -142,6 +159,13 @@ class RetrievalSettings(Strict):
     batch_size: Positive = 64
 
 
+class TrackingSettings(Strict):
+    """Where training progress goes besides each phase's run.log; it changes no result (not in cell keys)."""
+
+    report_to: list[Literal["tensorboard", "wandb", "mlflow"]] = Field(default_factory=list)  # Accelerate's log_with
+    log_every: Positive = 10  # steps per logged loss / learning rate / tokens-per-second point
+
+
 class ExperimentConfig(Strict):
     name: str = "xstilts"
     output_dir: Path = Path("runs/xstilts")
@@ -158,6 +182,7 @@ class ExperimentConfig(Strict):
     task_training: dict[TaskOrMLM, TrainSettings] = Field(default_factory=dict)  # per task, and "mlm"
     task_options: dict[TaskName, dict[str, Any]] = Field(default_factory=dict)  # task -> option -> value (`xstilts tasks` lists them)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    tracking: TrackingSettings = Field(default_factory=TrackingSettings)
     device: str | None = None              # None: what Accelerate picks (GPU when present)
     feature_cache: bool = True
     # Which sub-token of a word carries its tag: XTREME's first one, or the first with characters of

@@ -13,6 +13,8 @@ from typing import NamedTuple
 import faiss
 import numpy as np
 
+from ..progress import working
+
 __all__ = [
     "tatoeba_accuracy",
     "MarginScores",
@@ -119,7 +121,8 @@ def mine_pairs(src_emb, trg_emb, k: int = 4) -> list[tuple[int, int, float]]:
     though a pair with a non-positive margin still takes its source and target.
     Returns (src_index, trg_index, score), best first.
     """
-    m = margin_scores(src_emb, trg_emb, k)
+    with working(f"mining {len(src_emb)} x {len(trg_emb)} sentences"):
+        m = margin_scores(src_emb, trg_emb, k)
     n_src, n_trg = len(m.fwd_idx), len(m.bwd_idx)
     fwd_arg = m.fwd_scores.argmax(axis=1)
     bwd_arg = m.bwd_scores.argmax(axis=1)

@@ -20,8 +20,8 @@ from rich.console import Console
 from ..config import ExperimentConfig, save_config
 from ..errors import XstiltsError
 from ..quiet import quiet_libraries
+from ..training.tracking import run_log
 from .pipeline import Pipeline
-from .preflight import check_inputs
 from .preflight import check_inputs
 
 # Environment a Ray worker needs to see the same caches and thread settings as the driver.
@@ -62,8 +62,9 @@ def run_group(config_json: dict, model: str, setting_name: str, seed: int, targe
     config = ExperimentConfig.model_validate(config_json)
     pipeline = Pipeline(config)
     setting = next(s for s in config.intermediate if s.name == setting_name)
-    for target in targets:
-        pipeline.run_cell(pipeline.planner.cell(model, setting, seed, target))
+    with run_log(config.output_dir):
+        for target in targets:
+            pipeline.run_cell(pipeline.planner.cell(model, setting, seed, target))
     return len(targets)
 
 
@@ -77,7 +78,6 @@ def run_ray(config: ExperimentConfig, console: Console, address: str | None = No
 
     pipeline = Pipeline(config, console)
     save_config(config, config.output_dir / "config.json", {"versions": pipeline.versions})  # as Pipeline.run does
-    check_inputs(pipeline)
     done = finished(pipeline)
     todo = {key: [t for t in targets if (*key, t) not in done] for key, targets in group_cells(pipeline).items()}
     todo = {key: targets for key, targets in todo.items() if targets}

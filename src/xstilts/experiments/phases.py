@@ -17,7 +17,9 @@ from accelerate.utils import set_seed
 from ..config import ExperimentConfig
 from ..evaluation.predict import map_sharded, predict_logits
 from ..modeling.embedding_cache import cached_embed
+from ..modeling.lora import merged, trainable_parameters, with_lora
 from ..modeling.model import MultiTaskModel, load_encoder
+from ..progress import track
 from ..tasks.registry import family_of
 from ..tasks.retrieval import retrieval_layer
 from ..training.checkpoints import is_finished, mark_finished
@@ -25,6 +27,7 @@ from ..training.loop import (BEST_WEIGHTS, TrainRun, TrainTask, load_weights, ma
                              runs_on_cpu, steps_per_epoch, train)
 from ..training.mlm import mlm_task
 from ..training.samplers import sample_tasks, task_probabilities
+from ..training.tracking import tracker_options
 from .cells import CellPlan
 from .task_data import TaskData
 
@@ -123,18 +126,25 @@ class Phases:
             tasks.append(mlm_task(phase.mlm_paths, tokenizer, mlm.max_length, mlm.batch_size, phase.setting.mlm_probability))
             model.add_head("mlm", "mlm")
         settings = phase.settings
+        model.encoder = with_lora(model.encoder, settings.lora)
         total = settings.max_steps or int(round(settings.epochs * steps_per_epoch(tasks)))
         sizes = {t.name: len(t.features) for t in tasks}
         setting = phase.setting
         step_tasks = sample_tasks(task_probabilities(sizes, setting.sampler, setting.sampler_cap, setting.temperature),
                                   total, cell.seed)
-        accelerator = make_accelerator(settings, self.config.device, multi_head=len(model.heads) > 1)
+        accelerator = make_accelerator(settings, self.config.device, multi_head=len(model.heads) > 1,
+                                       **tracker_options(self.config.tracking, out))
         model.to(accelerator.device)
         run = TrainRun(tasks, step_tasks, settings, out, cell.seed, tokenizer.pad_token_id,
                        self.dev_scorer(phase.specs, tokenizer, phase.task_settings, labels, extra),
-                       settings.eval_every or steps_per_epoch(tasks), f"phase 1 {setting.name}")
-        train_once(model, run, accelerator, {"tasks": setting.tasks, "settings": phase.config["settings"]},
-                   save=lambda: model.save_encoder(out / "encoder", tokenizer), result_dir=out / "encoder")
+                       settings.eval_every or steps_per_epoch(tasks), f"phase 1 {setting.name}",
+                       {"phase_key": phase.key, "model": cell.model, "phase": phase.config}, self.config.tracking.log_every)
+        record = {"tasks": setting.tasks, "settings": phase.config["settings"], "trainable_parameters": trainable_parameters(model)}
+
+        def save():  # the target phase loads a plain encoder: LoRA merged in
+            model.encoder = merged(model.encoder)
+            model.save_encoder(out / "encoder", tokenizer)
+        train_once(model, run, accelerator, record, save=save, result_dir=out / "encoder")
         return str(out / "encoder")
 
     def intermediate_dev(self, cell: CellPlan) -> dict[str, dict[str, dict[str, float]]]:
@@ -151,9 +161,10 @@ class Phases:
         labels = self.data.labels(spec)
         features = self.data.features(spec, "train", "en", tokenizer, settings.max_length, labels)
         model.add_head(spec.head_name, family_of(spec).head_kind, family_of(spec).num_labels(labels, features))
-        accelerator = make_accelerator(settings, self.config.device)
-        model.to(accelerator.device)
+        model.encoder = with_lora(model.encoder, settings.lora)  # before loading: best_model.pt has the adapter's names
         out = cell.finetune_dir
+        accelerator = make_accelerator(settings, self.config.device, **tracker_options(self.config.tracking, out))
+        model.to(accelerator.device)
         if is_finished(out):
             load_weights(model, out / BEST_WEIGHTS)
         else:
@@ -161,9 +172,12 @@ class Phases:
             total = settings.max_steps or int(round(settings.epochs * steps_per_epoch([task])))
             run = TrainRun([task], [spec.name] * total, settings, out, cell.seed, tokenizer.pad_token_id,
                            self.dev_scorer([spec], tokenizer, {spec.name: settings}, {spec.name: labels}),
-                           settings.eval_every or steps_per_epoch([task]), f"phase 2 {spec.name}")
-            train_once(model, run, accelerator, {"tasks": [spec.name]})
-        metrics = {lang: self.evaluate(model, spec, tokenizer, settings, labels, lang) for lang in cell.languages}
+                           settings.eval_every or steps_per_epoch([task]), f"phase 2 {spec.name}",
+                           {"finetune_key": cell.finetune_key, "cell_key": cell.key, "cell": cell.config},
+                           self.config.tracking.log_every)
+            train_once(model, run, accelerator, {"tasks": [spec.name], "trainable_parameters": trainable_parameters(model)})
+        metrics = {lang: self.evaluate(model, spec, tokenizer, settings, labels, lang)
+                   for lang in track(cell.languages, f"evaluating {spec.name}")}
         return CellResult(metrics, {"target": selected_dev(out)})
 
     def embed_and_score(self, cell: CellPlan, encoder_path: str) -> CellResult:
@@ -182,7 +196,7 @@ class Phases:
             return np.stack(rows) if rows else np.zeros((0, encoder.config.hidden_size), np.float32)
         family = family_of(spec)
         metrics = {}
-        for lang in cell.languages:  # a retrieval split is one corpus (one file pair), read whole
+        for lang in track(cell.languages, f"retrieval {spec.name}"):  # a split is one corpus (one file pair), read whole
             corpora = {split: reader(path) for split in spec.sources for path, reader in self.data.files(spec, split, lang)}
             metrics[lang] = {**family.score_embeddings(spec, corpora, encode), "layer": layer}
         return CellResult(metrics, {})

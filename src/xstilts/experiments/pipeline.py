@@ -16,6 +16,7 @@ from rich.console import Console
 
 from ..config import ExperimentConfig, save_config
 from ..training.loop import runs_on_cpu
+from ..training.tracking import logger, run_log
 from .cells import CellPlan, Planner
 from .phases import Phases
 from .preflight import check_inputs
@@ -50,8 +51,9 @@ class Pipeline:
         if check:  # a bad file or model path ends the run before anything trains
             check_inputs(self)
         save_config(self.config, self.config.output_dir / "config.json", {"versions": self.versions})
-        for cell in self.cells():
-            self.run_cell(cell)
+        with run_log(self.config.output_dir):
+            for cell in self.cells():
+                self.run_cell(cell)
         return self.store
 
     def run_cell(self, cell: CellPlan) -> str:
@@ -59,6 +61,7 @@ class Pipeline:
             return cell.key
         started = time.time()
         self.console.log(f"cell {cell.label}")
+        logger.info("cell %s (%s) started", cell.label, cell.key)
         # the CPU rule of make_accelerator: the first PartialState decides whether processes join one group
         state, evaluated = PartialState(cpu=runs_on_cpu(self.config.device)), self.phases.evaluated
         result = self.phases.run(cell)  # under several processes each evaluates a share and gets every score
@@ -68,5 +71,6 @@ class Pipeline:
         if state.is_main_process:
             self.store.add_cell(cell.key, cell.model, cell.setting.name, cell.spec.name, cell.seed, result.metrics,
                                 cell.config, self.versions, time.time() - started, dev=result.dev)
+            logger.info("cell %s stored in %.0fs", cell.label, time.time() - started)
         state.wait_for_everyone()  # every process sees the cell stored before it plans the next one
         return cell.key

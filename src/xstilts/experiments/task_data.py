@@ -8,6 +8,7 @@ from pathlib import Path
 from ..config import ExperimentConfig
 from ..data.features import cached_features, file_fingerprint, tokenizer_fingerprint
 from ..data.readers import read_tag_vocab
+from ..progress import working
 from ..tasks.registry import family_of
 
 Overrides = dict[str, dict[str, str]]  # task -> split -> file template (an intermediate setting's own data)
@@ -37,8 +38,10 @@ class TaskData:
         key = {"task": spec.name, "split": split, "lang": lang, "files": file_fingerprint(files),
                "cap": self.config.max_examples.get(split), "tokenizer": tokenizer_fingerprint(tokenizer),
                "max_length": max_length, "labels": labels, "options": spec.options}
-        build = lambda: family_of(spec).featurize(examples if examples is not None else self.examples(spec, split, lang, extra),
-                                                  tokenizer, max_length, labels, spec)
+        def build():
+            with working(f"features {spec.name} {split} {lang}"):
+                return family_of(spec).featurize(examples if examples is not None else self.examples(spec, split, lang, extra),
+                                                 tokenizer, max_length, labels, spec)
         return cached_features(key, build, self.config.feature_cache)
 
     def input_files(self, spec, languages, extra: Overrides | None = None) -> list[Path]:

@@ -11,6 +11,7 @@ from torch import nn
 from transformers import AutoModel, AutoTokenizer
 
 from ..errors import XstiltsError
+from ..progress import track
 from .heads import HEAD_KINDS, MLMHead
 
 ENCODER_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
@@ -87,7 +88,7 @@ def embed(encoder, tokenizer, texts, layer: int = -1, pooling: str = "mean", max
     device = device or next(encoder.parameters()).device
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     out = np.zeros((len(texts), encoder.config.hidden_size), dtype=np.float32)
-    for start in range(0, len(order), batch_size):
+    for start in track(range(0, len(order), batch_size), f"embedding {len(texts)} sentences"):
         idx = order[start:start + batch_size]
         batch = tokenizer([texts[i] for i in idx], padding=True, truncation=True,
                           max_length=max_length, return_tensors="pt").to(device)

@@ -10,7 +10,7 @@ import json
 import math
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -29,6 +29,7 @@ from .checkpoints import resume, save_atomic, seal_checkpoint, writing
 from .memory import backward_in_passes, batch_record, prepare_for_training
 from .precision import auto_precision
 from .sparse_adamw import catch_up, clip_grad_norm, make_adamw
+from .tracking import PhaseLog, run_log
 
 CHECKPOINT = "checkpoint"
 BEST_WEIGHTS = "best_model.pt"
@@ -90,7 +91,9 @@ def runs_on_cpu(device: str | None) -> bool:
     return device == "cpu" or (device is None and launched and not torch.cuda.is_available())
 
 
-def make_accelerator(settings: TrainSettings, device: str | None = None, multi_head: bool = False) -> Accelerator:
+def make_accelerator(settings: TrainSettings, device: str | None = None, multi_head: bool = False,
+                     **trackers) -> Accelerator:
+    """trackers: Accelerate's log_with and project_dir (training/tracking.py:tracker_options)."""
     precision = settings.precision
     if precision == "auto":
         precision = auto_precision(device)
@@ -100,7 +103,7 @@ def make_accelerator(settings: TrainSettings, device: str | None = None, multi_h
     # heads not used in a step get no gradient; DDP must be told, or multi-task steps fail (it costs a graph walk)
     unused = DistributedDataParallelKwargs(find_unused_parameters=multi_head)
     return Accelerator(mixed_precision=precision, gradient_accumulation_steps=settings.grad_accum,
-                       cpu=runs_on_cpu(device), kwargs_handlers=[unused])
+                       cpu=runs_on_cpu(device), kwargs_handlers=[unused], **trackers)
 
 
 def _optimizer(model, settings: TrainSettings):
@@ -127,6 +130,8 @@ class TrainRun:
     evaluate: Callable[[object], dict] | None = None  # model -> {"score": English dev, higher is better, ...}
     eval_every: int | None = None
     description: str = "training"
+    metadata: dict = field(default_factory=dict)  # run metadata for the trackers: the phase's key and config
+    log_every: int = 10
 
 
 class Checkpoints:
@@ -176,7 +181,16 @@ def load_weights(model, path: Path) -> None:
 def train(model, run: TrainRun, accelerator: Accelerator) -> dict:
     """Train `model` on the schedule `run.step_tasks`, checkpointing every `settings.save_every` steps and
     resuming an existing checkpoint. With `run.evaluate`, the best-scoring weights on English dev are
-    restored at the end (model selection on English dev only)."""
+    restored at the end (model selection on English dev only). Progress goes to output_dir/run.log and
+    the accelerator's trackers."""
+    with run_log(run.output_dir):
+        log = PhaseLog(accelerator, run.output_dir.name, run.description, run.metadata, run.log_every)
+        state = _train(model, run, accelerator, log)
+        log.close()
+    return state
+
+
+def _train(model, run: TrainRun, accelerator: Accelerator, log: PhaseLog) -> dict:
     settings = run.settings
     run.output_dir.mkdir(parents=True, exist_ok=True)
     set_seed(run.seed)
@@ -198,6 +212,7 @@ def train(model, run: TrainRun, accelerator: Accelerator) -> dict:
         catch_up(optimizer)  # row-sparse embedding updates: every row current before it is read or saved
         result = run.evaluate(unwrapped)
         state["evals"].append({"step": state["step"], **result})
+        log.evaluation(state["step"], result)
         if state["best_score"] is None or result["score"] > state["best_score"]:
             state["best_score"] = result["score"]
             checkpoints.save_best(unwrapped)
@@ -227,6 +242,7 @@ def train(model, run: TrainRun, accelerator: Accelerator) -> dict:
             state["step"] = step + 1
             state["losses"].append(round(loss.item(), 5))
             progress.update(bar, advance=1, loss=f"{loss.item():.3f}")
+            log.step(state["step"], len(plan), loss.item(), scheduler.get_last_lr()[0], int(batch["attention_mask"].sum()))
             if run.evaluate and run.eval_every and state["step"] % run.eval_every == 0 and state["step"] < len(plan):
                 run_eval()
             if state["step"] % settings.save_every == 0 and state["step"] < len(plan):
