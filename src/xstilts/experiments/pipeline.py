@@ -67,6 +67,7 @@ class Pipeline:
                              f"{self.phases.evaluated - evaluated} inputs of {cell.label}")
         if state.is_main_process:
             self.store.add_cell(cell.key, cell.model, cell.setting.name, cell.spec.name, cell.seed, result.metrics,
-                                cell.config, self.versions, time.time() - started, dev=result.dev)
+                                cell.config, self.versions, time.time() - started, dev=result.dev,
+                                examples=result.examples)
         state.wait_for_everyone()  # every process sees the cell stored before it plans the next one
         return cell.key
