@@ -90,3 +90,37 @@ def test_span_counts_recompute_seqeval_f1_on_any_subset():
 def test_per_example_blob_round_trip():
     kept = PerExample(["q1", "q2"], ["Sänger", ""], {"exact_match": [1.0, 0.0], "f1": [1.0, 0.5]})
     assert PerExample.from_blob(kept.to_blob()) == kept
+
+
+def test_report_section_from_stored_examples(tmp_path):
+    from xstilts.experiments.report import build_report
+    from xstilts.experiments.store import ResultsStore
+
+    store, rng = ResultsStore(tmp_path / "results.db"), np.random.default_rng(0)
+    rates = {"baseline": [0.50, 0.51, 0.52], "mnli": [0.70, 0.71, 0.72]}
+    for setting, per_seed in rates.items():
+        for seed, rate in enumerate(per_seed, 1):
+            kept = {lang: PerExample([str(i) for i in range(500)], ["entailment"] * 500,
+                                     {"correct": (rng.random(500) < rate).astype(float).tolist()}) for lang in ("de", "en")}
+            metrics = {lang: {"accuracy": 100 * float(np.mean(k.units["correct"]))} for lang, k in kept.items()}
+            store.add_cell(f"{setting}{seed}", "m", setting, "xnli", seed, metrics, {}, {}, 1.0, examples=kept)
+    assert store.examples("mnli1")["de"].units["correct"] == kept_units(store, "mnli1")
+    section = build_report(store.rows(), examples=store.examples)[1]
+    average = next(b for b in section.blocks if b.title == "Language average – m")
+    (row,) = average.rows
+    scores = {s: np.mean([np.mean(store.examples(f"{s}{seed}")[lang].units["correct"]) for seed in (1, 2, 3)
+                          for lang in ("de", "en")]) for s in rates}
+    assert row[:2] == ["mnli", "xnli"] and row[2].startswith(f"{100 * (scores['mnli'] - scores['baseline']):+.1f} [")
+    assert row[2].endswith("✓") and row[3:] == ["0.100", "3 + 3"]  # 3 + 3 fully separated seeds: 2 / 20
+    languages = next(b for b in section.blocks if b.title == "xnli per language – m")
+    assert [r[0] for r in languages.rows] == ["de", "en"]
+
+
+def kept_units(store, key):
+    import sqlite3
+    import zlib
+    import json
+
+    (blob,) = sqlite3.connect(store.path).execute(
+        "SELECT data FROM examples WHERE cell_key = ? AND language = 'de'", (key,)).fetchone()
+    return json.loads(zlib.decompress(blob))["units"]["correct"]

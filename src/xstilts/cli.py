@@ -214,14 +214,15 @@ def plan(config: Path = typer.Argument(..., help="YAML/JSON experiment config"),
 def report(db: Path = typer.Argument(..., help="results.db of a run"),
            out: Path = typer.Option(..., "--out", help="directory for report.md, report.html and the PNG figures"),
            baseline: str = typer.Option("baseline", help="the intermediate setting the others are compared with")):
-    """Markdown + self-contained HTML report: main table, per-language tables, gain heatmaps, model comparison."""
+    """Markdown + self-contained HTML report: main table, significance of gains, per-language tables, gain heatmaps,
+    model comparison."""
     def go():
         from .experiments.report import write_report
         from .experiments.store import ResultsStore
 
         store = ResultsStore(db, create=False)
         note_superseded(store)
-        for path in write_report(store.rows(latest=True), out, baseline=baseline):
+        for path in write_report(store.rows(latest=True), out, baseline=baseline, examples=store.examples):
             console.print(f"wrote {path}")
     _run_guarded(go)
 

@@ -308,9 +308,16 @@ def language_bars(r: Results, model: str, target: str) -> Figure:
 SECTIONS = (main_tables, heatmaps, language_sections, comparison_tables)
 
 
-def build_report(rows: list[dict], baseline: str = "baseline") -> list[Section]:
+def build_report(rows: list[dict], baseline: str = "baseline", examples=None) -> list[Section]:
+    """examples: cell_key -> {language: PerExample} (ResultsStore.examples); given, a significance
+    section follows the main tables."""
     results = Results(rows, baseline)
-    return [make(results) for make in SECTIONS]
+    sections = [make(results) for make in SECTIONS]
+    if examples is not None:
+        from .significance_report import significance_section  # it builds on this module's tables
+
+        sections.insert(1, significance_section(results, rows, examples))
+    return sections
 
 
 # ---- rendering ----------------------------------------------------------------------
@@ -381,11 +388,11 @@ def inline_md(text: str) -> str:
     return "".join(f"<b>{p}</b>" if i % 2 else p for i, p in enumerate(parts))
 
 
-def write_report(rows: list[dict], out_dir: str | Path, baseline: str = "baseline") -> list[Path]:
+def write_report(rows: list[dict], out_dir: str | Path, baseline: str = "baseline", examples=None) -> list[Path]:
     """Write report.md (+ its PNGs) and the self-contained report.html; returns the paths written."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    sections = build_report(rows, baseline)
+    sections = build_report(rows, baseline, examples)
     lead = summary(rows)
     written = []
     for section in sections:
