@@ -130,6 +130,8 @@ def note_superseded(store) -> None:
 @app.command()
 def results(db: Path = typer.Argument(..., help="results.db of a run"),
             csv: Optional[Path] = typer.Option(None, help="export the rows to this CSV file"),
+            as_json: Optional[Path] = typer.Option(None, "--json", help="write results, configs and versions to this "
+                                                                        "JSON file (- for standard output)"),
             target: Optional[str] = None, model: Optional[str] = None, intermediate: Optional[str] = None,
             include_superseded: bool = typer.Option(False, "--all", help=SUPERSEDED_HELP)):
     """Query stored results (optionally filtered) and print or export them."""
@@ -144,6 +146,18 @@ def results(db: Path = typer.Argument(..., help="results.db of a run"),
         if csv:
             console.print(f"wrote {store.export_csv(csv, latest=latest, **filters)} rows to {csv}")
             return
+        if as_json:
+            import json
+
+            from .experiments.predictions import results_json
+
+            text = json.dumps(results_json(store, latest, **filters), indent=1, default=str)
+            if str(as_json) == "-":
+                print(text)
+            else:
+                as_json.write_text(text, encoding="utf-8")
+                console.print(f"wrote {as_json}")
+            return
         columns = ("model", "intermediate", "target", "seed", "language", "metric", "value", "cell_key")
         table = Table()
         for column in columns:
@@ -151,6 +165,20 @@ def results(db: Path = typer.Argument(..., help="results.db of a run"),
         for row in store.rows(latest=latest, **filters):
             table.add_row(*(f"{row[c]:.2f}" if c == "value" else str(row[c]) for c in columns))
         console.print(table)
+    _run_guarded(go)
+
+
+@app.command()
+def predictions(db: Path = typer.Argument(..., help="results.db of a run"),
+                cell: str = typer.Argument(..., help="cell key, or its start (`xstilts results` lists them)"),
+                to: Path = typer.Option(..., "--to", help="folder for {target}/test-{lang}.json|tsv")):
+    """One cell's per-example test predictions in XTREME's submission layout."""
+    def go():
+        from .experiments.predictions import write_predictions
+        from .experiments.store import ResultsStore
+
+        for path in write_predictions(ResultsStore(db, create=False), cell, to):
+            console.print(f"wrote {path}")
     _run_guarded(go)
 
 

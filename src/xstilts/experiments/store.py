@@ -129,6 +129,12 @@ class ResultsStore:
             return {lang: PerExample.from_blob(blob) for lang, blob in
                     db.execute("SELECT language, data FROM examples WHERE cell_key = ?", (cell_key,))}
 
+    def find_cells(self, prefix: str) -> list[tuple[str, str]]:
+        """(cell_key, target) of the cells whose key starts with prefix."""
+        with self._connect() as db:
+            return db.execute("SELECT cell_key, target FROM cells WHERE substr(cell_key, 1, ?) = ?",
+                              (len(prefix), prefix)).fetchall()
+
     def superseded(self) -> int:
         """Cells hidden by rows(latest=True): an identity's older runs."""
         with self._connect() as db:
