@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 import sys
 from pathlib import Path
@@ -140,3 +141,25 @@ def test_html_report_renders_in_headless_chromium(store, tmp_path):
     colours = image.resize((160, 200)).getcolors(maxcolors=100_000)
     assert len(colours) > 50
     assert any(b > r + 60 for _, (r, g, b) in colours), "no blue heatmap cells found"
+
+
+def test_unbalanced_grid_header_side_by_side_average_and_bounded_figures(tmp_path):
+    """A setting with an extra seed in one target: the header names the full product, the average
+    over targets uses every seed's score (mean of the main table), and bar charts stay bounded."""
+    from xstilts.experiments.report import MAX_FIGURE_WIDTH, language_bars, Results, summary
+
+    store = ResultsStore(tmp_path / "results.db")
+    add_cells(store, models=["models/xlm-r"], targets=["xquad", "udpos"])
+    extra = {lang: {"f1": 99.0} for lang in xtreme_languages("udpos")}
+    store.add_cell("extra", "models/xlm-r", "baseline", "udpos", 3, extra, {}, {}, 1.0)
+    rows = store.rows()
+    assert summary(rows) == ("13 cells of an unbalanced grid (1 models, 3 intermediate settings, 2 targets, 3 seeds: "
+                             "18 in the full product); missing cells are left out.")
+    sections = build_report(rows)
+    main, compared = table(sections, "xlm-r"), table(sections, "XTREME avg")
+    assert compared.rows[0][1] == f"{main.rows[0][-1].rstrip('†')} (seeds differ per target)"
+    assert compared.rows[1][1].endswith("(n=2)")  # mnli: both targets have seeds 1 and 2
+    wide = Results([dict(r, language=f"l{i}") for i in range(36) for r in rows if r["language"] == "de"], "baseline")
+    from PIL import Image
+    image = Image.open(io.BytesIO(language_bars(wide, "models/xlm-r", "udpos").png))
+    assert image.size[0] <= MAX_FIGURE_WIDTH * 110 + 50  # dpi 110, tight bounding box

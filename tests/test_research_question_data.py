@@ -43,17 +43,27 @@ def test_squad_splits_hold_no_xquad_context_and_share_no_paragraph(rq, shared_da
     for split in (dev, inter, target):
         assert not set(split) & xquad
     assert not set(dev) & set(inter) and not set(dev) & set(target) and not set(inter) & set(target)
-    assert len(dev) + len(inter) + len(target) == info["squad"]["paragraphs_total"] - 240 == 2067 - 240
-    assert info["squad"]["dev_questions"] >= rq.SCALES["cpu"]["squad_dev_q"]
+    assert len(dev) + len(inter) + len(target) == 2067 - 240 and info["squad"]["xquad_paragraphs_removed"] == 240
+    assert info["squad"]["dev_questions"] >= rq.SCALES["cpu"]["squad_dev_q"] == 200
 
 
-def test_xquad_test_subset_is_the_same_questions_in_every_language(rq, tmp_path):
+def test_xquad_test_subset_is_the_same_questions_in_every_language_one_per_paragraph(rq, tmp_path):
     info: dict = {}
     files = rq.prepare_squad_xquad(tmp_path, rq.SCALES["cpu"], info)
     ids = {lang: question_ids(Path(files["xquad"]["test"].format(lang=lang))) for lang in rq.XQUAD_LANGS}
     assert len(ids) == 11
     assert all(chosen == ids["en"] for chosen in ids.values())
-    assert len(ids["en"]) == info["xquad"]["test_questions_per_language"] == rq.SCALES["cpu"]["xquad_test_q"]
+    assert len(ids["en"]) == info["xquad"]["test_questions_per_language"] == rq.SCALES["cpu"]["xquad_q"] == 100
+    english = json.loads(Path(files["xquad"]["test"].format(lang="en")).read_text())
+    assert all(len(p["qas"]) == 1 for a in english["data"] for p in a["paragraphs"])  # distinct paragraphs
+
+
+def test_mlqa_de_is_the_staged_512_and_the_pilot_rule(rq, tmp_path):
+    info: dict = {}
+    rq.prepare_mlqa(tmp_path, rq.SCALES["cpu"], info)
+    assert len(question_ids(tmp_path / "mlqa/mlqa.de.json")) == info["mlqa"]["test_questions"] == 512
+    # 200 dev examples, chance 25%: 2 standard errors = 6.1 points
+    assert rq.clears_chance(31.2, 0.25, 200) and not rq.clears_chance(31.0, 0.25, 200)
 
 
 def test_multiple_choice_dev_sets_split_into_disjoint_train_and_dev(rq, tmp_path):
@@ -73,15 +83,48 @@ def test_multiple_choice_dev_sets_split_into_disjoint_train_and_dev(rq, tmp_path
 
 
 @pytest.mark.parametrize("scale", ["cpu", "gpu", "quick"])
-def test_every_phase_of_every_scale_is_a_valid_experiment(rq, tmp_path, scale):
+def test_every_arm_of_every_scale_is_a_valid_budget_matched_experiment(rq, tmp_path, scale):
     from xstilts.config import ExperimentConfig
 
     sizes, info = rq.SCALES[scale], {}
     data = rq.derive_data(tmp_path, sizes, info)
     models = ["xlm-roberta-large", "roberta-large"]
-    for _, phase in rq.phases(sizes, models):
-        config = ExperimentConfig.model_validate({**rq.base_config(models, data, sizes, tmp_path, "cuda"), **phase})
-        assert set(config.models) == set(models) and config.seeds
+    arms = {arm: ExperimentConfig.model_validate(rq.arm_config(arm, models, data, sizes, tmp_path, "cuda", tasks))
+            for arm, tasks in (("A", []), ("B", []), ("C", ["squad_v1"]))}
+    steps = {arm: config.task_training["xquad"].max_steps for arm, config in arms.items()}
+    # B trains the target twice as long as A and C; C adds as many SQuAD intermediate steps as B's extra
+    assert steps["B"] == 2 * steps["A"] == 2 * steps["C"] == steps["C"] + arms["C"].task_training["squad_v1"].max_steps
+    assert [s.tasks for c in arms.values() for s in c.intermediate] == [[], [], ["squad_v1"]]
+    assert len(sizes["seeds"]) >= (4 if scale != "quick" else 2)
+    for config in arms.values():
+        assert config.targets == ["xquad", "mlqa", "udpos"]
         for target in config.targets:
             for template in config.data.get(target, {}).values():  # German is in all three targets
                 assert Path(template.format(lang="de", lang3="deu")).exists(), template
+
+
+def test_report_gives_each_contrast_with_interval_and_p(rq, tmp_path):
+    import numpy as np
+
+    from xstilts.evaluation.units import PerExample
+    from xstilts.experiments.store import ResultsStore
+
+    store, rng = ResultsStore(tmp_path / "results.db"), np.random.default_rng(0)
+    rate = {"A": 0.3, "B": 0.4, "C": 0.5}  # each arm's share of right answers on every test language
+    for arm, seed, (target, langs) in ((a, s, t) for a in rate for s in (1, 2, 3, 4) for t in rq.TARGET_LANGS.items()):
+        kept = {}
+        for lang in langs:
+            right = (rng.random(300) < rate[arm]).astype(float).tolist()
+            units = {"tp": right, "n_pred": [1.0] * 300, "n_true": [1.0] * 300} if target == "udpos" else \
+                {"exact_match": right, "f1": right}
+            kept[lang] = PerExample([str(i) for i in range(300)], [""] * 300, units)
+        metrics = {lang: {"f1": 0.0, "exact_match": 0.0} for lang in langs}
+        store.add_cell(f"{arm}{seed}{target}", "m/multilingual-e5-small", arm, target, seed, metrics, {}, {}, 1.0,
+                       examples=kept)
+    rq.report(tmp_path, tmp_path / "rq", {}, "cmd", {"A": 60.0}, "cpu", None)
+    lines = (tmp_path / "rq.md").read_text().splitlines()
+    primary = next(l for l in lines if l.startswith("| C − B") and "| xquad (non-en)" in l).split(" | ")
+    delta, (low, high) = float(primary[2]), map(float, primary[3].strip("[]").split(", "))
+    assert 7 < delta < 13 and low < 10 < high and low > 0  # the true gain is 10 points
+    assert primary[4:] == ["0.029", "4 vs 4", "yes |"]  # 4 + 4 separated seeds: 2 / C(8, 4)
+    assert any(l.startswith("| B (target 2N) |") for l in lines)

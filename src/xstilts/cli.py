@@ -144,6 +144,8 @@ def note_superseded(store) -> None:
 @app.command()
 def results(db: Path = typer.Argument(..., help="results.db of a run"),
             csv: Optional[Path] = typer.Option(None, help="export the rows to this CSV file"),
+            as_json: Optional[Path] = typer.Option(None, "--json", help="write results, configs and versions to this "
+                                                                        "JSON file (- for standard output)"),
             target: Optional[str] = None, model: Optional[str] = None, intermediate: Optional[str] = None,
             include_superseded: bool = typer.Option(False, "--all", help=SUPERSEDED_HELP)):
     """Query stored results (optionally filtered) and print or export them."""
@@ -158,6 +160,18 @@ def results(db: Path = typer.Argument(..., help="results.db of a run"),
         if csv:
             console.print(f"wrote {store.export_csv(csv, latest=latest, **filters)} rows to {csv}")
             return
+        if as_json:
+            import json
+
+            from .experiments.predictions import results_json
+
+            text = json.dumps(results_json(store, latest, **filters), indent=1, default=str)
+            if str(as_json) == "-":
+                print(text)
+            else:
+                as_json.write_text(text, encoding="utf-8")
+                console.print(f"wrote {as_json}")
+            return
         columns = ("model", "intermediate", "target", "seed", "language", "metric", "value", "cell_key")
         table = Table()
         for column in columns:
@@ -165,6 +179,20 @@ def results(db: Path = typer.Argument(..., help="results.db of a run"),
         for row in store.rows(latest=latest, **filters):
             table.add_row(*(f"{row[c]:.2f}" if c == "value" else str(row[c]) for c in columns))
         console.print(table)
+    _run_guarded(go)
+
+
+@app.command()
+def predictions(db: Path = typer.Argument(..., help="results.db of a run"),
+                cell: str = typer.Argument(..., help="cell key, or its start (`xstilts results` lists them)"),
+                to: Path = typer.Option(..., "--to", help="folder for {target}/test-{lang}.json|tsv")):
+    """One cell's per-example test predictions in XTREME's submission layout."""
+    def go():
+        from .experiments.predictions import write_predictions
+        from .experiments.store import ResultsStore
+
+        for path in write_predictions(ResultsStore(db, create=False), cell, to):
+            console.print(f"wrote {path}")
     _run_guarded(go)
 
 
@@ -228,14 +256,15 @@ def plan(config: Path = typer.Argument(..., help="YAML/JSON experiment config"),
 def report(db: Path = typer.Argument(..., help="results.db of a run"),
            out: Path = typer.Option(..., "--out", help="directory for report.md, report.html and the PNG figures"),
            baseline: str = typer.Option("baseline", help="the intermediate setting the others are compared with")):
-    """Markdown + self-contained HTML report: main table, per-language tables, gain heatmaps, model comparison."""
+    """Markdown + self-contained HTML report: main table, significance of gains, per-language tables, gain heatmaps,
+    model comparison."""
     def go():
         from .experiments.report import write_report
         from .experiments.store import ResultsStore
 
         store = ResultsStore(db, create=False)
         note_superseded(store)
-        for path in write_report(store.rows(latest=True), out, baseline=baseline):
+        for path in write_report(store.rows(latest=True), out, baseline=baseline, examples=store.examples):
             console.print(f"wrote {path}")
     _run_guarded(go)
 

@@ -20,6 +20,8 @@ from collections import Counter
 __all__ = [
     "normalize_answer",
     "squad_em_f1",
+    "squad_per_question",
+    "seqeval_sentence_counts",
     "squad_v2_scores",
     "accuracy",
     "seqeval_scores",
@@ -101,36 +103,46 @@ def _f1_v1(pred_tokens: list[str], gold_tokens: list[str]) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
-def squad_em_f1(
+def squad_per_question(
     predictions: dict[str, str],
     references: dict[str, list[str]],
     lang: str = "en",
     mlqa: bool = False,
-) -> dict:
-    """SQuAD v1.1 EM/F1 (``mlqa=True``: MLQA's per-language variant).
-
-    Averaged over the ids of ``references``; a question with no prediction scores
-    0 and still counts in the denominator. Each question takes its best score over
-    the gold answers.
-    """
+) -> dict[str, list[float]]:
+    """SQuAD v1.1 EM and F1 (0/1 and 0..1) of each question of ``references``, in its order
+    (``mlqa=True``: MLQA's per-language variant). A question with no prediction scores 0;
+    each question takes its best score over the gold answers."""
     if not references:
         raise ValueError("no reference questions to score")
 
     def norm(text: str) -> str:
         return normalize_answer(text, lang, mlqa=mlqa)
 
-    em_total = f1_total = 0.0
+    em, f1 = [], []
     for qid, golds in references.items():
         if qid not in predictions:
-            continue  # missing prediction: 0 for both metrics
+            em.append(0.0)
+            f1.append(0.0)
+            continue
         if not golds:
             raise ValueError(f"question {qid!r} has no gold answer (use squad_v2_scores)")
         pred = norm(predictions[qid])
         golds_n = [norm(g) for g in golds]
-        em_total += max(float(pred == g) for g in golds_n)
-        f1_total += max(_f1_v1(pred.split(), g.split()) for g in golds_n)
-    n = len(references)
-    return {"exact_match": 100.0 * em_total / n, "f1": 100.0 * f1_total / n}
+        em.append(max(float(pred == g) for g in golds_n))
+        f1.append(max(_f1_v1(pred.split(), g.split()) for g in golds_n))
+    return {"exact_match": em, "f1": f1}
+
+
+def squad_em_f1(
+    predictions: dict[str, str],
+    references: dict[str, list[str]],
+    lang: str = "en",
+    mlqa: bool = False,
+) -> dict:
+    """SQuAD v1.1 EM/F1 (``mlqa=True``: MLQA's per-language variant), averaged over the
+    questions of ``references`` (see ``squad_per_question``)."""
+    per_question = squad_per_question(predictions, references, lang, mlqa)
+    return {metric: 100.0 * sum(values) / len(values) for metric, values in per_question.items()}
 
 
 def _f1_v2(pred: str, gold: str) -> float:
@@ -258,3 +270,19 @@ def seqeval_scores(references: list[list[str]], predictions: list[list[str]]) ->
             "f1": 100.0 * f1_score(refs, preds),
             "accuracy": 100.0 * correct / n_tokens,
         }
+
+
+def seqeval_sentence_counts(references: list[list[str]], predictions: list[list[str]]) -> dict[str, list[float]]:
+    """Per sentence: correct predicted spans, predicted spans and gold spans, as seqeval's default mode
+    counts them; summed over any set of sentences they give its span F1 = 2 tp / (pred + true)."""
+    from seqeval.metrics.sequence_labeling import get_entities
+
+    counts = {"tp": [], "n_pred": [], "n_true": []}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # seqeval warns once per non-BIO tag (every POS tag)
+        for ref, pred in zip(references, predictions):
+            gold, guessed = set(get_entities(list(ref))), set(get_entities(list(pred)))
+            counts["tp"].append(float(len(gold & guessed)))
+            counts["n_pred"].append(float(len(guessed)))
+            counts["n_true"].append(float(len(gold)))
+    return counts

@@ -17,6 +17,8 @@ from ..progress import working
 
 __all__ = [
     "tatoeba_accuracy",
+    "tatoeba_nearest",
+    "tatoeba_scores",
     "MarginScores",
     "margin_scores",
     "mine_pairs",
@@ -57,9 +59,18 @@ def _check_pair(src: np.ndarray, trg: np.ndarray) -> None:
         raise ValueError(f"dimension mismatch: {src.shape[1]} vs {trg.shape[1]}")
 
 
-def _top1_accuracy(queries: np.ndarray, base: np.ndarray) -> float:
-    _, idx = _knn(queries, base, 1)
-    return 100.0 * float(np.mean(idx[:, 0] == np.arange(len(queries))))
+def _top1(queries: np.ndarray, base: np.ndarray) -> np.ndarray:
+    return _knn(queries, base, 1)[1][:, 0]
+
+
+def tatoeba_nearest(xx_emb, en_emb) -> dict[str, np.ndarray]:
+    """Index of each sentence's top-1 cosine neighbour on the other side of line-aligned rows:
+    "en_to_xx" (XTREME's direction: the non-English side is indexed) and "xx_to_en"."""
+    xx, en = _normalized(xx_emb), _normalized(en_emb)
+    _check_pair(xx, en)
+    if len(xx) != len(en):
+        raise ValueError(f"Tatoeba needs parallel rows, got {len(xx)} and {len(en)}")
+    return {"en_to_xx": _top1(en, xx), "xx_to_en": _top1(xx, en)}
 
 
 def tatoeba_accuracy(xx_emb, en_emb) -> dict:
@@ -69,11 +80,13 @@ def tatoeba_accuracy(xx_emb, en_emb) -> dict:
     and queries each English sentence): English row i is right when its nearest non-English
     row is row i. "accuracy_xx_to_en" is the other direction, beside it.
     """
-    xx, en = _normalized(xx_emb), _normalized(en_emb)
-    _check_pair(xx, en)
-    if len(xx) != len(en):
-        raise ValueError(f"Tatoeba needs parallel rows, got {len(xx)} and {len(en)}")
-    return {"accuracy": _top1_accuracy(en, xx), "accuracy_xx_to_en": _top1_accuracy(xx, en)}
+    return tatoeba_scores(tatoeba_nearest(xx_emb, en_emb))
+
+
+def tatoeba_scores(nearest: dict[str, np.ndarray]) -> dict:
+    """tatoeba_accuracy from tatoeba_nearest's indices."""
+    hit = {direction: 100.0 * float(np.mean(idx == np.arange(len(idx)))) for direction, idx in nearest.items()}
+    return {"accuracy": hit["en_to_xx"], "accuracy_xx_to_en": hit["xx_to_en"]}
 
 
 class MarginScores(NamedTuple):

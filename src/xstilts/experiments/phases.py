@@ -7,7 +7,7 @@ and every target of a (model, setting, seed) starts from the same intermediate e
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +38,7 @@ TRAIN_STATE = "train_state.json"
 class CellResult:
     metrics: dict[str, dict[str, float]]          # language -> metric -> value (zero-shot test)
     dev: dict[str, dict[str, dict[str, float]]]   # phase -> task -> metric -> value (the selected model's English dev)
+    examples: dict = field(default_factory=dict)  # language -> evaluation.units.PerExample (test; decomposable metrics)
 
 
 def train_once(model, run: TrainRun, accelerator, record: dict, save=lambda: None, result_dir: Path | None = None) -> dict:
@@ -66,7 +67,9 @@ class Phases:
         self.evaluated = 0  # test features and sentences this process predicted: its share under several processes
 
     # ---- evaluation -------------------------------------------------------------------
-    def evaluate(self, model, spec, tokenizer, settings, labels, lang, split="test", examples=None, features=None):
+    def evaluate(self, model, spec, tokenizer, settings, labels, lang, split="test", examples=None, features=None,
+                 per_example: dict | None = None):
+        """Metrics of one split and language; per_example, when given, receives lang -> PerExample."""
         family = family_of(spec)
         examples = examples if examples is not None else self.data.examples(spec, split, lang)
         features = features if features is not None else self.data.features(
@@ -77,7 +80,10 @@ class Phases:
                                     len(features))
         if split == "test":
             self.evaluated += count
-        return family.score(examples, family.decode(examples, features, logits, labels, spec), lang, spec)
+        predictions = family.decode(examples, features, logits, labels, spec)
+        if per_example is not None and (kept := family.per_example(examples, predictions, lang, spec)):
+            per_example[lang] = kept
+        return family.score(examples, predictions, lang, spec)
 
     def dev_scorer(self, specs, tokenizer, settings_by_task, labels_by_task, extra=None):
         """model -> {"score": mean headline over the tasks' English dev sets, "metrics": per task}
@@ -176,9 +182,10 @@ class Phases:
                            {"finetune_key": cell.finetune_key, "cell_key": cell.key, "cell": cell.config},
                            self.config.tracking.log_every)
             train_once(model, run, accelerator, {"tasks": [spec.name], "trainable_parameters": trainable_parameters(model)})
-        metrics = {lang: self.evaluate(model, spec, tokenizer, settings, labels, lang)
+        kept = {}
+        metrics = {lang: self.evaluate(model, spec, tokenizer, settings, labels, lang, per_example=kept)
                    for lang in track(cell.languages, f"evaluating {spec.name}")}
-        return CellResult(metrics, {"target": selected_dev(out)})
+        return CellResult(metrics, {"target": selected_dev(out)}, kept)
 
     def embed_and_score(self, cell: CellPlan, encoder_path: str) -> CellResult:
         """Score the encoder's sentence embeddings directly (BUCC, Tatoeba): nothing is trained."""
@@ -195,11 +202,14 @@ class Phases:
             self.evaluated += count
             return np.stack(rows) if rows else np.zeros((0, encoder.config.hidden_size), np.float32)
         family = family_of(spec)
-        metrics = {}
+        metrics, kept = {}, {}
         for lang in track(cell.languages, f"retrieval {spec.name}"):  # a split is one corpus (one file pair), read whole
             corpora = {split: reader(path) for split in spec.sources for path, reader in self.data.files(spec, split, lang)}
-            metrics[lang] = {**family.score_embeddings(spec, corpora, encode), "layer": layer}
-        return CellResult(metrics, {})
+            scores, per_example = family.score_embeddings_per_example(spec, corpora, encode)
+            metrics[lang] = {**scores, "layer": layer}
+            if per_example:
+                kept[lang] = per_example
+        return CellResult(metrics, {}, kept)
 
     def run(self, cell: CellPlan) -> CellResult:
         encoder_path = self.intermediate_encoder(cell)

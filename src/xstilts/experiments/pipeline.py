@@ -70,7 +70,8 @@ class Pipeline:
                              f"{self.phases.evaluated - evaluated} inputs of {cell.label}")
         if state.is_main_process:
             self.store.add_cell(cell.key, cell.model, cell.setting.name, cell.spec.name, cell.seed, result.metrics,
-                                cell.config, self.versions, time.time() - started, dev=result.dev)
+                                cell.config, self.versions, time.time() - started, dev=result.dev,
+                                examples=result.examples)
             logger.info("cell %s stored in %.0fs", cell.label, time.time() - started)
         state.wait_for_everyone()  # every process sees the cell stored before it plans the next one
         return cell.key

@@ -30,6 +30,7 @@ from ..tasks.registry import get_task  # noqa: E402
 from .cells import slug  # noqa: E402
 
 AVG = "XTREME avg"
+MAX_FIGURE_WIDTH = 14.0  # inches (about 1,500 px at the report's dpi)
 
 
 # ---- what a report is made of --------------------------------------------------------
@@ -225,6 +226,18 @@ def language_table(r: Results, model: str, target: str) -> Table:
     return Table(f"{target} ({get_task(target).headline_name}) – {r.names[model]}", header, rows)
 
 
+def target_average(r: Results, model: str, setting: str) -> str:
+    """Mean over targets of each target's mean over all its seeds (as the main table); the spread over
+    seeds only when every target has the same seeds, since a seed's average needs all targets."""
+    means = [r.mean(model, setting, t) for t in r.targets]
+    if None in means:
+        return "–"
+    seeds = {tuple(r.seeds(model, setting, t)) for t in r.targets}
+    if len(seeds) > 1:
+        return f"{fmean(means):.1f} (seeds differ per target)"
+    return mean_std([fmean(values) for values in zip(*(r.per_seed(model, setting, t) for t in r.targets))])
+
+
 def comparison_tables(r: Results) -> Section:
     section = Section("Models side by side", "Each model's headline score per target and intermediate setting: "
                       "mean ± standard deviation over seeds (n = seeds).")
@@ -233,10 +246,8 @@ def comparison_tables(r: Results) -> Section:
         for setting in r.settings:
             cells = [setting]
             for model in r.models:
-                if target == AVG:  # per seed: the mean over targets of that seed
-                    per_target = [r.per_seed(model, setting, t) for t in r.targets]
-                    n = min(map(len, per_target))
-                    cells.append(mean_std([fmean(v[i] for v in per_target) for i in range(n)] if n else []))
+                if target == AVG:
+                    cells.append(target_average(r, model, setting))
                 else:
                     cells.append(mean_std(r.per_seed(model, setting, target)))
             rows.append(cells)
@@ -261,6 +272,7 @@ def heatmaps(r: Results) -> Section:
         section.intro = "No baseline and intermediate settings to compare."
         return section
     columns = r.targets + [AVG]
+    per_model = {}
     for model in r.models:
         gains = np.full((len(others), len(columns)), np.nan)
         for i, setting in enumerate(others):
@@ -271,7 +283,12 @@ def heatmaps(r: Results) -> Section:
             avg, base = r.xtreme_avg(model, setting)[0], r.xtreme_avg(model, r.baseline)[0]
             if None not in (avg, base):
                 gains[i, -1] = avg - base
-        limit = max(1.0, float(np.nanmax(np.abs(gains))) if np.isfinite(gains).any() else 1.0)
+        per_model[model] = gains
+    # one scale for every model's map, so equal colours mean equal gains
+    finite = [np.abs(g[np.isfinite(g)]) for g in per_model.values()]
+    limit = max([1.0] + [float(a.max()) for a in finite if a.size])
+    metrics = ", ".join(f"{t}: {get_task(t).headline_name}" for t in r.targets)
+    for model, gains in per_model.items():
         fig, ax = plt.subplots(figsize=(1.1 * len(columns) + 2.5, 0.55 * len(others) + 1.6))
         image = ax.imshow(gains, cmap="RdBu", vmin=-limit, vmax=limit, aspect="auto")  # blue = gain, red = loss
         ax.set_xticks(range(len(columns)), columns, rotation=30, ha="right")
@@ -280,8 +297,8 @@ def heatmaps(r: Results) -> Section:
             if np.isfinite(value):
                 ax.text(j, i, f"{value:+.1f}", ha="center", va="center", fontsize=9,
                         color="white" if abs(value) > 0.6 * limit else "black")
-        fig.colorbar(image, ax=ax, label="Δ score")
-        ax.set_title(f"Gain over {r.baseline} – {r.names[model]}")
+        fig.colorbar(image, ax=ax, label="Δ headline score (points)")
+        ax.set_title(f"Gain over {r.baseline} – {r.names[model]}\n{metrics}", fontsize=9)
         section.blocks.append(Figure(f"heatmap_{slug(r.names[model])}.png", f"Gains – {r.names[model]}", png(fig)))
     return section
 
@@ -290,15 +307,17 @@ def language_bars(r: Results, model: str, target: str) -> Figure:
     langs = r.languages(model, target)
     width = 0.8 / len(r.settings)
     colours = plt.get_cmap("tab10")
-    fig, ax = plt.subplots(figsize=(max(5.0, 0.45 * len(langs) * len(r.settings) + 2), 3.2))
+    # bounded: many languages get thinner bars, not a wider image
+    fig, ax = plt.subplots(figsize=(min(MAX_FIGURE_WIDTH, max(5.0, 0.45 * len(langs) * len(r.settings) + 2)), 3.2))
     for k, setting in enumerate(r.settings):
         per_lang = [r.per_seed(model, setting, target, [lang]) for lang in langs]
         means = [fmean(v) if v else np.nan for v in per_lang]
-        stds = [stdev(v) if len(v) > 1 else 0.0 for v in per_lang]
-        ax.bar(np.arange(len(langs)) + (k - (len(r.settings) - 1) / 2) * width, means, width, yerr=stds,
+        stds = [stdev(v) if len(v) > 1 else np.nan for v in per_lang]  # one seed: no whisker, not a zero one
+        ax.bar(np.arange(len(langs)) + (k - (len(r.settings) - 1) / 2) * width, means, width,
+               yerr=None if np.isnan(stds).all() else stds,
                label=setting, color=colours(k % 10), capsize=2,
                error_kw={"elinewidth": 0.8, "ecolor": "#444"})
-    ax.set_xticks(range(len(langs)), langs)
+    ax.set_xticks(range(len(langs)), langs, fontsize=8 if len(langs) > 20 else 10, rotation=90 if len(langs) > 20 else 0)
     ax.set_ylabel(get_task(target).headline_name)
     ax.set_title(f"{target} – {r.names[model]}")
     ax.legend(fontsize=8, ncols=min(len(r.settings), 4), loc="upper left", bbox_to_anchor=(0, -0.12))
@@ -308,16 +327,27 @@ def language_bars(r: Results, model: str, target: str) -> Figure:
 SECTIONS = (main_tables, heatmaps, language_sections, comparison_tables)
 
 
-def build_report(rows: list[dict], baseline: str = "baseline") -> list[Section]:
+def build_report(rows: list[dict], baseline: str = "baseline", examples=None) -> list[Section]:
+    """examples: cell_key -> {language: PerExample} (ResultsStore.examples); given, a significance
+    section follows the main tables."""
     results = Results(rows, baseline)
-    return [make(results) for make in SECTIONS]
+    sections = [make(results) for make in SECTIONS]
+    if examples is not None:
+        from .significance_report import significance_section  # it builds on this module's tables
+
+        sections.insert(1, significance_section(results, rows, examples))
+    return sections
 
 
 # ---- rendering ----------------------------------------------------------------------
 def summary(rows: list[dict]) -> str:
     count = lambda key: len({row[key] for row in rows})
-    return (f"{len({row['cell_key'] for row in rows})} cells: {count('model')} models × {count('intermediate')} "
-            f"intermediate settings × {count('target')} targets × {count('seed')} seeds.")
+    cells, product = len({row["cell_key"] for row in rows}), count("model") * count("intermediate") * count("target") * count("seed")
+    dims = (f"{count('model')} models, {count('intermediate')} intermediate settings, {count('target')} targets, "
+            f"{count('seed')} seeds")
+    if cells == product:
+        return f"{cells} cells: {dims.replace(', ', ' × ')}."
+    return f"{cells} cells of an unbalanced grid ({dims}: {product} in the full product); missing cells are left out."
 
 
 def to_markdown(sections: list[Section], lead: str) -> str:
@@ -381,11 +411,11 @@ def inline_md(text: str) -> str:
     return "".join(f"<b>{p}</b>" if i % 2 else p for i, p in enumerate(parts))
 
 
-def write_report(rows: list[dict], out_dir: str | Path, baseline: str = "baseline") -> list[Path]:
+def write_report(rows: list[dict], out_dir: str | Path, baseline: str = "baseline", examples=None) -> list[Path]:
     """Write report.md (+ its PNGs) and the self-contained report.html; returns the paths written."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    sections = build_report(rows, baseline)
+    sections = build_report(rows, baseline, examples)
     lead = summary(rows)
     written = []
     for section in sections:

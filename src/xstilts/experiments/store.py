@@ -11,6 +11,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from ..errors import XstiltsError
+from ..evaluation.units import PerExample
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS cells (
@@ -22,6 +23,9 @@ CREATE TABLE IF NOT EXISTS results (
 CREATE TABLE IF NOT EXISTS dev_results (
     cell_key TEXT REFERENCES cells(cell_key), phase TEXT, task TEXT, metric TEXT, value REAL,
     PRIMARY KEY (cell_key, phase, task, metric));
+CREATE TABLE IF NOT EXISTS examples (
+    cell_key TEXT REFERENCES cells(cell_key), language TEXT, data BLOB,
+    PRIMARY KEY (cell_key, language));
 """
 # The most recently finished cell of each (model, intermediate, target, seed).
 LATEST_CELLS = ("SELECT cell_key FROM (SELECT cell_key, ROW_NUMBER() OVER (PARTITION BY model, intermediate, target, seed "
@@ -68,12 +72,14 @@ class ResultsStore:
 
     def add_cell(self, cell_key: str, model: str, intermediate: str, target: str, seed: int,
                  metrics: dict[str, dict[str, float]], config: dict, versions: dict, wall_seconds: float,
-                 dev: dict[str, dict[str, dict[str, float]]] | None = None) -> None:
+                 dev: dict[str, dict[str, dict[str, float]]] | None = None, examples: dict | None = None) -> None:
         """All rows of a cell land together or not at all; re-adding a finished cell replaces it.
-        dev: phase -> task -> metric -> value, the English dev scores of the selected models."""
+        dev: phase -> task -> metric -> value, the English dev scores of the selected models.
+        examples: language -> evaluation.units.PerExample (ids, predictions, units), stored compressed."""
         with self._connect() as db:  # the context manager commits or rolls back as one transaction
             db.execute("DELETE FROM results WHERE cell_key = ?", (cell_key,))
             db.execute("DELETE FROM dev_results WHERE cell_key = ?", (cell_key,))
+            db.execute("DELETE FROM examples WHERE cell_key = ?", (cell_key,))
             db.execute("INSERT OR REPLACE INTO cells VALUES (?,?,?,?,?,?,?,?,?)",
                        (cell_key, model, intermediate, target, seed, json.dumps(config, default=str),
                         json.dumps(versions), wall_seconds, datetime.now(timezone.utc).isoformat()))
@@ -83,6 +89,8 @@ class ResultsStore:
             db.executemany("INSERT INTO dev_results VALUES (?,?,?,?,?)",
                            [(cell_key, phase, task, metric, float(value)) for phase, by_task in (dev or {}).items()
                             for task, by_metric in by_task.items() for metric, value in by_metric.items()])
+            db.executemany("INSERT INTO examples VALUES (?,?,?)",
+                           [(cell_key, lang, kept.to_blob()) for lang, kept in (examples or {}).items()])
 
     def rows(self, latest: bool = False, cell_keys=None, **filters) -> list[dict]:
         """Result rows joined with their cell, filtered by equality on any of COLUMNS.
@@ -112,6 +120,20 @@ class ResultsStore:
                 "FROM dev_results d JOIN cells c USING (cell_key) ORDER BY c.model, c.intermediate, c.target, c.seed")]
         keep = None if cell_keys is None else set(cell_keys)
         return rows if keep is None else [row for row in rows if row["cell_key"] in keep]
+
+    def examples(self, cell_key: str) -> dict:
+        """language -> evaluation.units.PerExample of one cell (empty for stores written before they were kept)."""
+        with self._connect() as db:
+            if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'examples'").fetchone():
+                return {}
+            return {lang: PerExample.from_blob(blob) for lang, blob in
+                    db.execute("SELECT language, data FROM examples WHERE cell_key = ?", (cell_key,))}
+
+    def find_cells(self, prefix: str) -> list[tuple[str, str]]:
+        """(cell_key, target) of the cells whose key starts with prefix."""
+        with self._connect() as db:
+            return db.execute("SELECT cell_key, target FROM cells WHERE substr(cell_key, 1, ?) = ?",
+                              (len(prefix), prefix)).fetchall()
 
     def superseded(self) -> int:
         """Cells hidden by rows(latest=True): an identity's older runs."""

@@ -10,9 +10,9 @@ from ..data import writers as W
 from ..data.sources import Hub
 from ..errors import XstiltsError
 from ..evaluation.metrics import accuracy
+from ..evaluation.units import PerExample, mean_of
 from .base import TaskSpec, sources
 from .family import Family
-
 
 
 class ClassificationFamily(Family):
@@ -34,6 +34,12 @@ class ClassificationFamily(Family):
 
     def score(self, examples, predictions, lang, spec):
         return accuracy(predictions, [e.label for e in examples])
+
+    unit_metrics = {"accuracy": mean_of("correct")}
+
+    def per_example(self, examples, predictions, lang, spec):
+        return PerExample([e.guid for e in examples], list(predictions),
+                          {"correct": [float(p == e.label) for p, e in zip(predictions, examples)]})
 
 
 XNLI_LANGS = tuple("ar bg de el en es fr hi ru sw th tr ur vi zh".split())

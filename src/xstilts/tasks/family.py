@@ -31,3 +31,12 @@ class Family:
 
     def score(self, examples, predictions, lang: str, spec) -> dict[str, float]:
         raise NotImplementedError
+
+    # metric -> how it is recomputed from a sample of per-example units (evaluation.units); empty: the
+    # metric does not decompose over examples
+    unit_metrics: dict = {}
+
+    def per_example(self, examples, predictions, lang: str, spec):
+        """Each example's id, prediction and units (evaluation.units.PerExample); None where
+        `unit_metrics` is empty."""
+        return None

@@ -13,10 +13,10 @@ from ..data._io import LABELS_MISSING
 from ..data import writers as W
 from ..data.sources import Hub
 from ..errors import XstiltsError
-from ..evaluation.metrics import squad_em_f1, squad_v2_scores
+from ..evaluation.metrics import squad_em_f1, squad_per_question, squad_v2_scores
+from ..evaluation.units import PerExample, mean_of
 from .base import TaskSpec, sources
 from .family import Family
-
 
 
 class SpanQAFamily(Family):
@@ -95,6 +95,15 @@ class SpanQAFamily(Family):
         if spec.options.get("version_2"):
             return squad_v2_scores(predictions["answers"], references, predictions["na_scores"])
         return squad_em_f1(predictions, references, lang=lang, mlqa=spec.options.get("mlqa", False))
+
+    unit_metrics = {"exact_match": mean_of("exact_match"), "f1": mean_of("f1")}
+
+    def per_example(self, examples, predictions, lang, spec):
+        if spec.options.get("version_2"):
+            return None  # the no-answer threshold is searched over the whole set: no per-question decomposition
+        references = {e.guid: [a["text"] for a in e.answers] for e in examples}
+        units = squad_per_question(predictions, references, lang=lang, mlqa=spec.options.get("mlqa", False))
+        return PerExample(list(references), [predictions.get(guid, "") for guid in references], units)
 
 
 QA_DEFAULTS = dict(headline=("exact_match", "f1"), max_length=384, batch_size=32, learning_rate=3e-5)

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from ..data import readers as R
 from ..data import writers as W
 from ..data.sources import Hub, Url
 from ..errors import XstiltsError
-from ..evaluation.retrieval import bucc_scores, distinct_texts, mine_pairs, tatoeba_accuracy
+from ..evaluation.retrieval import bucc_scores, distinct_texts, mine_pairs, tatoeba_nearest, tatoeba_scores
+from ..evaluation.units import PerExample, mean_of
 from .base import TaskSpec, sources
 from .family import Family
 
@@ -69,15 +72,27 @@ class EmbeddingFamily(Family):
 
     def score_embeddings(self, spec, corpora: dict, embed) -> dict[str, float]:
         """corpora: split -> RetrievalCorpus; embed(texts) -> L2-normalisable float32 matrix."""
+        return self.score_embeddings_per_example(spec, corpora, embed)[0]
+
+    def score_embeddings_per_example(self, spec, corpora: dict, embed):
+        """(metrics, evaluation.units.PerExample or None where the metric does not decompose)."""
         raise NotImplementedError
 
 
 class SimilaritySearchFamily(EmbeddingFamily):
     name = "similarity_search"
 
-    def score_embeddings(self, spec, corpora, embed):
+    unit_metrics = {"accuracy": mean_of("correct"), "accuracy_xx_to_en": mean_of("correct_xx_to_en")}
+
+    def score_embeddings_per_example(self, spec, corpora, embed):
         corpus = corpora["test"]
-        return tatoeba_accuracy(embed(corpus.src_texts), embed(corpus.trg_texts))
+        nearest = tatoeba_nearest(embed(corpus.src_texts), embed(corpus.trg_texts))
+        rows = np.arange(len(nearest["en_to_xx"]))
+        # the prediction of English query i: the index of the non-English line it retrieved
+        per_example = PerExample([str(i) for i in rows], nearest["en_to_xx"].tolist(),
+                                 {"correct": (nearest["en_to_xx"] == rows).astype(float).tolist(),
+                                  "correct_xx_to_en": (nearest["xx_to_en"] == rows).astype(float).tolist()})
+        return tatoeba_scores(nearest), per_example
 
 
 class BitextMiningFamily(EmbeddingFamily):
@@ -86,13 +101,14 @@ class BitextMiningFamily(EmbeddingFamily):
                "protocol": ("xtreme", "xtreme: each distinct text mined once, repeated sentences dropped (XTREME's "
                                       "published numbers); by_id: every sentence id its own row")}
 
-    def score_embeddings(self, spec, corpora, embed):
+    def score_embeddings_per_example(self, spec, corpora, embed):
+        """BUCC's F1 uses a threshold tuned on dev over the whole mined set: it does not decompose per example."""
         protocol = self.option(spec, "protocol")
         if protocol not in ("xtreme", "by_id"):
             raise XstiltsError(f"task_options.{spec.name}.protocol: unknown choice {protocol!r}; valid choices: xtreme, by_id")
         mined = {split: (bucc_candidates(corpus, embed, self.option(spec, "k"), protocol), set(corpus.gold))
                  for split, corpus in corpora.items()}
-        return bucc_scores(*mined["dev"], *mined["test"])
+        return bucc_scores(*mined["dev"], *mined["test"]), None
 
 
 TATOEBA_LANGS = tuple(sorted(R.TATOEBA_ISO3))

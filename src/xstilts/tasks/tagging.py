@@ -15,7 +15,8 @@ from ..data import readers as R
 from ..data import writers as W
 from ..data.sources import Hub, Manual
 from ..errors import XstiltsError
-from ..evaluation.metrics import seqeval_scores
+from ..evaluation.metrics import seqeval_scores, seqeval_sentence_counts
+from ..evaluation.units import PerExample, span_f1
 from .base import TaskSpec, sources
 from .family import Family
 
@@ -111,6 +112,12 @@ class TaggingFamily(Family):
 
     def score(self, examples, predictions, lang, spec):
         return seqeval_scores([e.tags for e in examples], predictions)
+
+    unit_metrics = {"f1": span_f1}
+
+    def per_example(self, examples, predictions, lang, spec):
+        return PerExample([e.guid for e in examples], [list(p) for p in predictions],
+                          seqeval_sentence_counts([e.tags for e in examples], predictions))
 
 
 # google/xtreme names its UD POS configs by language name.
