@@ -18,10 +18,10 @@ import yaml
 from datasets import ClassLabel, Dataset, Features, Sequence, Value
 
 from xstilts.data import readers as R
-from xstilts.data.sources import Hub, Url, parts
+from xstilts.data.sources import Url, parts
 from xstilts.data.writers import TYDIQA_NAMES
 from xstilts.tasks.registry import DOWNLOADS
-from xstilts.tasks.tagging import PANX_TAGS, UDPOS_NAMES, UPOS_TAGS
+from xstilts.tasks.tagging import PANX_TAGS, UPOS_TAGS
 
 NLI = ClassLabel(names=["entailment", "neutral", "contradiction"])
 QA = Features({"id": Value("string"), "title": Value("string"), "context": Value("string"),

@@ -1,7 +1,6 @@
 """Retrieval embeddings of an unchanged encoder are computed once and reused; a changed encoder misses."""
 
 import numpy as np
-import pytest
 
 import xstilts.modeling.embedding_cache as cache
 from xstilts.demo import LANGS, build_tiny_model, corpus_texts

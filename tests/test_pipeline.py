@@ -8,7 +8,7 @@ import pytest
 import torch
 from transformers import AutoModel
 
-from xstilts.config import IntermediateSetting, load_config
+from xstilts.config import load_config
 from xstilts.demo import build_tiny_model, corpus_texts, demo_config, write_fixtures
 from xstilts.errors import XstiltsError
 from xstilts.experiments.pipeline import Pipeline

@@ -23,10 +23,6 @@ from ..tasks.registry import family_of, get_task
 from ..training.mlm import MLM_DEFAULTS
 from .task_data import TaskData
 
-# Settings of each task in a phase (its own batches); every other field is one value for the whole phase.
-PER_TASK_FIELDS = ("batch_size", "max_length", "eval_batch_size")
-
-
 def slug(name: str) -> str:
     """A file-name-safe, short form of a model path or setting name."""
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name.strip("/")).strip("_")[-60:]

@@ -18,7 +18,6 @@ from rich.console import Console
 from rich.table import Table
 
 from ..config import ExperimentConfig
-from ..data.features import sequence_lengths
 from ..errors import XstiltsError
 from ..tasks.registry import family_of, get_task
 from ..training.memory import batch_record

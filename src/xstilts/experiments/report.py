@@ -25,7 +25,7 @@ import numpy as np  # noqa: E402
 
 from ..errors import XstiltsError  # noqa: E402
 from ..evaluation.xtreme_score import TASKS as XTREME_TASKS  # noqa: E402
-from ..evaluation.xtreme_score import task_score, xtreme_languages, xtreme_score  # noqa: E402
+from ..evaluation.xtreme_score import xtreme_languages, xtreme_score  # noqa: E402
 from ..tasks.registry import get_task  # noqa: E402
 from .cells import slug  # noqa: E402
 
