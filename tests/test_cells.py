@@ -75,3 +75,10 @@ def test_task_options_of_an_intermediate_task_key_its_phase(data_root):
     phases = [p.phase(p.config.intermediate[0]) for p in (default, stride)]
     assert phases[1].config["options"]["squad_v1"]["doc_stride"] == 32 and phases[0].key != phases[1].key
     assert phases[1].specs[0].options["doc_stride"] == 32  # what phase 1 featurizes with
+
+
+def test_an_option_value_outside_its_choices_fails_at_planning(data_root):
+    p = planner(data_root, task_options={"udpos": {"label_subtoken": "last"}})
+    with pytest.raises(XstiltsError, match=r"task_options.udpos.label_subtoken: unknown choice 'last'; "
+                                           r"valid choices: first_subtoken, first_with_characters"):
+        p.cell("some/model", p.config.intermediate[0], 1, "udpos")

@@ -80,7 +80,7 @@ def tasks(files: bool = typer.Option(False, "--files", help="print each task's e
     table.add_column("languages")
     for spec in TASKS.values():
         training = (spec.max_length, spec.batch_size, spec.epochs, spec.learning_rate)
-        options = " ".join(f"{name}={default}" for name, (default, _) in family_of(spec).options.items())
+        options = " ".join(f"{name}={default}" for name, (default, *_) in family_of(spec).options.items())
         table.add_row(spec.name, spec.role, spec.family, spec.headline_name, str(len(spec.languages)),
                       *("-" if value is None else f"{value:g}" for value in training), options or "-",
                       " ".join(spec.languages))

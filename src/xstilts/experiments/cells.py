@@ -111,7 +111,10 @@ class Planner:
         if unknown:
             raise XstiltsError(f"task_options.{name}: unknown option(s) {', '.join(unknown)}; "
                                f"{name} takes: {', '.join(known) or 'none'}")
-        return replace(spec, options={**spec.options, **chosen})
+        spec = replace(spec, options={**spec.options, **chosen})
+        for option in chosen:  # a value outside an option's choices fails here, before anything trains
+            family_of(spec).option(spec, option)
+        return spec
 
     def phase(self, setting: IntermediateSetting) -> PhasePlan:
         if setting.name not in self._phases:

@@ -2,18 +2,35 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
+
+from ..errors import XstiltsError
+
+
+class Option(NamedTuple):
+    """A setting a config may give a task of the family (`task_options`)."""
+
+    default: object
+    doc: str
+    choices: tuple | None = None  # None: any value
 
 
 class Family:
     name: str
     head_kind: str | None
     trains = True  # fine-tuned with a head; False: scored on the encoder's embeddings (retrieval)
-    # options a config may set per task (`task_options`): name -> (default, what it does)
-    options: dict[str, tuple[object, str]] = {}
+    options: dict[str, Option] = {}
 
     def option(self, spec, name: str):
-        return spec.options.get(name, self.options[name][0])
+        """The task's value of an option (its default without a spec); a value outside its choices is a user error."""
+        declared = self.options[name]
+        value = spec.options.get(name, declared.default) if spec else declared.default
+        if declared.choices and value not in declared.choices:
+            raise XstiltsError(f"task_options.{spec.name}.{name}: unknown choice {value!r}; "
+                               f"valid choices: {', '.join(declared.choices)}")
+        return value
 
     def label_list(self, spec, train_examples) -> list[str] | None:
         """Labels of the head: fixed by the task, else collected from the training data."""

@@ -16,22 +16,22 @@ from ..errors import XstiltsError
 from ..evaluation.metrics import squad_em_f1, squad_per_question, squad_v2_scores
 from ..evaluation.units import PerExample, mean_of
 from .base import TaskSpec, sources
-from .family import Family
+from .family import Family, Option
 
 
 class SpanQAFamily(Family):
     name = head_kind = "span_qa"
     options = {  # as HF's run_qa.py exposes them, with its defaults
-        "doc_stride": (128, "tokens shared by consecutive windows of a long context (at most a third of the window)"),
-        "n_best": (20, "start and end candidates considered per window when decoding a span"),
-        "max_answer_tokens": (30, "longest answer span decoded, in tokens"),
+        "doc_stride": Option(128, "tokens shared by consecutive windows of a long context (at most a third of the window)"),
+        "n_best": Option(20, "start and end candidates considered per window when decoding a span"),
+        "max_answer_tokens": Option(30, "longest answer span decoded, in tokens"),
     }
 
     def num_labels(self, labels, features) -> int:
         return 2  # start and end
 
     def featurize(self, examples, tokenizer, max_length, labels, spec=None):
-        stride = self.option(spec, "doc_stride") if spec else self.options["doc_stride"][0]
+        stride = self.option(spec, "doc_stride")
         enc = tokenizer([e.question.lstrip() for e in examples], [e.context for e in examples],
                         truncation="only_second", max_length=max_length, stride=min(stride, max_length // 3),
                         return_overflowing_tokens=True, return_offsets_mapping=True)

@@ -17,7 +17,7 @@ from ..errors import XstiltsError
 from ..evaluation.retrieval import bucc_scores, distinct_texts, mine_pairs, tatoeba_nearest, tatoeba_scores
 from ..evaluation.units import PerExample, mean_of
 from .base import TaskSpec, sources
-from .family import Family
+from .family import Family, Option
 
 
 def _read_tatoeba(path: Path):
@@ -97,16 +97,15 @@ class SimilaritySearchFamily(EmbeddingFamily):
 
 class BitextMiningFamily(EmbeddingFamily):
     name = "bitext_mining"
-    options = {"k": (4, "neighbours of each side in the ratio margin"),
-               "protocol": ("xtreme", "xtreme: each distinct text mined once, repeated sentences dropped (XTREME's "
-                                      "published numbers); by_id: every sentence id its own row")}
+    options = {"k": Option(4, "neighbours of each side in the ratio margin"),
+               "protocol": Option("xtreme", "xtreme: each distinct text mined once, repeated sentences dropped "
+                                            "(XTREME's published numbers); by_id: every sentence id its own row",
+                                  ("xtreme", "by_id"))}
 
     def score_embeddings_per_example(self, spec, corpora, embed):
         """BUCC's F1 uses a threshold tuned on dev over the whole mined set: it does not decompose per example."""
-        protocol = self.option(spec, "protocol")
-        if protocol not in ("xtreme", "by_id"):
-            raise XstiltsError(f"task_options.{spec.name}.protocol: unknown choice {protocol!r}; valid choices: xtreme, by_id")
-        mined = {split: (bucc_candidates(corpus, embed, self.option(spec, "k"), protocol), set(corpus.gold))
+        mined = {split: (bucc_candidates(corpus, embed, self.option(spec, "k"), self.option(spec, "protocol")),
+                         set(corpus.gold))
                  for split, corpus in corpora.items()}
         return bucc_scores(*mined["dev"], *mined["test"]), None
 

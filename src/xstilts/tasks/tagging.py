@@ -18,13 +18,12 @@ from ..errors import XstiltsError
 from ..evaluation.metrics import seqeval_scores, seqeval_sentence_counts
 from ..evaluation.units import PerExample, span_f1
 from .base import TaskSpec, sources
-from .family import Family
+from .family import Family, Option
 
 UPOS_TAGS = tuple("ADJ ADP ADV AUX CCONJ DET INTJ NOUN NUM PART PRON PROPN PUNCT SCONJ SYM VERB X".split())
 PANX_TAGS = ("O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC")
 
 
-LABEL_SUBTOKENS = ("first_subtoken", "first_with_characters")
 
 
 def _carries_characters(tokenizer):
@@ -34,8 +33,9 @@ def _carries_characters(tokenizer):
 
 class TaggingFamily(Family):
     name = head_kind = "tagging"
-    options = {"label_subtoken": ("first_subtoken", "which sub-token of a word carries its tag: first_subtoken "
-                                  "(XTREME's) or first_with_characters (skips the bare '▁' XLM-R puts before ja/zh words)")}
+    options = {"label_subtoken": Option("first_subtoken", "which sub-token of a word carries its tag: first_subtoken "
+                                        "(XTREME's) or first_with_characters (skips the bare '▁' XLM-R puts before ja/zh words)",
+                                        ("first_subtoken", "first_with_characters"))}
 
     def label_list(self, spec, train_examples):
         if spec.labels:
@@ -58,10 +58,7 @@ class TaggingFamily(Family):
         """Features of word-aligned chunks; each word's tag sits on one sub-token: its first
         ("first_subtoken", XTREME) or its first that decodes to characters of the word
         ("first_with_characters": skips the bare "▁" XLM-R puts before every ja/zh word)."""
-        label_subtoken = self.option(spec, "label_subtoken") if spec else self.options["label_subtoken"][0]
-        if label_subtoken not in LABEL_SUBTOKENS:
-            raise XstiltsError(f"task_options.{spec.name}.label_subtoken: unknown choice {label_subtoken!r}; "
-                               f"valid choices: {', '.join(LABEL_SUBTOKENS)}")
+        label_subtoken = self.option(spec, "label_subtoken")
         index = {label: i for i, label in enumerate(labels or [])}
         budget = max_length - tokenizer.num_special_tokens_to_add(pair=False)
         all_words = [w for e in examples for w in e.tokens]
