@@ -6,6 +6,7 @@ import random
 from pathlib import Path
 
 from ..config import ExperimentConfig
+from ..data.check import split_languages
 from ..data.features import cached_features, file_fingerprint, tokenizer_fingerprint
 from ..data.readers import read_tag_vocab
 from ..progress import working
@@ -47,10 +48,9 @@ class TaskData:
     def input_files(self, spec, languages, extra: Overrides | None = None) -> list[Path]:
         """Every file a phase of this task reads: English train/dev, and each language's test (or
         retrieval) files. Their contents go into the cell keys, so a file edited in place re-runs its cells."""
-        pairs = [(split, lang) for split in spec.sources
-                 for lang in (languages if split == "test" or not family_of(spec).trains else ["en"])]
         label_file = [self.label_file(spec, extra)] if spec.label_file else []
-        return [path for split, lang in pairs for path, _ in self.files(spec, split, lang, extra)] + label_file
+        return [path for split, lang in split_languages(spec, languages)
+                for path, _ in self.files(spec, split, lang, extra)] + label_file
 
     def label_file(self, spec, extra: Overrides | None = None) -> Path:
         return Path(self.config.data_dir) / self.overrides(spec.name, extra).get("labels", spec.label_file)
