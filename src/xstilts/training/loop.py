@@ -196,6 +196,8 @@ def _train(model, run: TrainRun, accelerator: Accelerator, log: PhaseLog) -> dic
     set_seed(run.seed)
     plan = make_plan(run.tasks, run.step_tasks, run.seed, settings.length_grouping)
     by_name = {t.name: t for t in run.tasks}
+    model_inputs = {t.name: t.features.select_columns([c for c in MODEL_INPUTS if c in t.features.column_names])
+                    for t in run.tasks}
     optimizer_steps = math.ceil(len(plan) / settings.grad_accum)
     optimizer = _optimizer(model, settings)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(settings.warmup_ratio * optimizer_steps), optimizer_steps)
@@ -226,8 +228,7 @@ def _train(model, run: TrainRun, accelerator: Accelerator, log: PhaseLog) -> dic
         for step in range(state["step"], len(plan)):
             name, indices = plan[step]
             task = by_name[name]
-            rows = task.features.select_columns([c for c in MODEL_INPUTS if c in task.features.column_names])
-            batch = pad_batch(rows[indices[rank::world]], run.pad_token_id)
+            batch = pad_batch(model_inputs[name][indices[rank::world]], run.pad_token_id)
             if task.transform:
                 batch = task.transform(batch)
             with accelerator.accumulate(model):
@@ -239,10 +240,11 @@ def _train(model, run: TrainRun, accelerator: Accelerator, log: PhaseLog) -> dic
                 if accelerator.sync_gradients:
                     scheduler.step()
                 optimizer.zero_grad()
+            loss = loss.item()  # one device sync a step
             state["step"] = step + 1
-            state["losses"].append(round(loss.item(), 5))
-            progress.update(bar, advance=1, loss=f"{loss.item():.3f}")
-            log.step(state["step"], len(plan), loss.item(), scheduler.get_last_lr()[0], int(batch["attention_mask"].sum()))
+            state["losses"].append(round(loss, 5))
+            progress.update(bar, advance=1, loss=f"{loss:.3f}")
+            log.step(state["step"], len(plan), loss, scheduler.get_last_lr()[0], int(batch["attention_mask"].sum()))
             if run.evaluate and run.eval_every and state["step"] % run.eval_every == 0 and state["step"] < len(plan):
                 run_eval()
             if state["step"] % settings.save_every == 0 and state["step"] < len(plan):
