@@ -36,16 +36,19 @@ def file_fingerprint(paths) -> list:
 
 @functools.lru_cache(maxsize=None)
 def _sha256(path: str, size: int, mtime_ns: int) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()[:16]
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def file_sha256(path) -> str:
+    """A file's sha256, memoised per size and mtime: a file read again in one process is not hashed again."""
+    path = Path(path)
+    return _sha256(str(path), path.stat().st_size, path.stat().st_mtime_ns)
 
 
 def content_fingerprint(paths) -> list[str]:
-    """Content hashes (memoised per size and mtime): a file rewritten with the same bytes keeps its hash."""
-    return [_sha256(str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in map(Path, paths)]
+    """Content hashes: a file rewritten with the same bytes keeps its hash."""
+    return [file_sha256(p)[:16] for p in paths]
 
 
 def cached_features(key: dict, build: Callable[[], dict], enabled: bool = True) -> Dataset:

@@ -26,7 +26,8 @@ from rich.progress import Progress
 
 from ..errors import XstiltsError
 from .check import check_task
-from .manifest import read_manifest, sha256_files, write_manifest
+from .features import file_sha256
+from .manifest import read_manifest, write_manifest
 from .sources import Hub, Manual, Part, parts
 
 MIRROR_ENV = "XSTILTS_HUB_MIRROR"
@@ -76,7 +77,7 @@ def _fetch_url(part: Part, out: Path, mirror: Path | None, console: Console) -> 
     url = part.origin
     with tempfile.TemporaryDirectory(dir=out) as tmp:
         archive = _download(url, mirror, Path(tmp))
-        sha256 = sha256_files([archive])[0]
+        sha256 = file_sha256(archive)
         expected = part.source.sha256.get(url)
         if expected and expected != sha256:
             raise XstiltsError(f"{url}: sha256 {sha256} differs from the declared {expected}")
@@ -94,7 +95,7 @@ def _fetch_url(part: Part, out: Path, mirror: Path | None, console: Console) -> 
 
 
 def _record(out: Path, resolved: str, paths: list[Path]) -> dict:
-    return {"resolved": resolved, "files": dict(zip((str(p.relative_to(out)) for p in paths), sha256_files(paths)))}
+    return {"resolved": resolved, "files": {str(p.relative_to(out)): file_sha256(p) for p in paths}}
 
 
 def _files_intact(out: Path, record: dict | None) -> bool:
@@ -102,7 +103,7 @@ def _files_intact(out: Path, record: dict | None) -> bool:
     if not record:
         return False
     paths = [out / rel for rel in record["files"]]
-    return all(p.is_file() for p in paths) and sha256_files(paths) == list(record["files"].values())
+    return all(p.is_file() for p in paths) and [file_sha256(p) for p in paths] == list(record["files"].values())
 
 
 def fetch(tasks: list[str], out: str | Path, mirror: str | Path | None = None, console: Console | None = None) -> dict:

@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -45,14 +44,3 @@ def data_provenance(data_dir: str | Path, tasks) -> dict:
     """Cell-key entry for the fetched tasks among `tasks`; {} when none was fetched (keys stay as before)."""
     found = {task: p for task in tasks if (p := task_provenance(data_dir, task))}
     return {"data_provenance": found} if found else {}
-
-
-def sha256_files(paths) -> list[str]:
-    digests = []
-    for path in paths:
-        digest = hashlib.sha256()
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        digests.append(digest.hexdigest())
-    return digests

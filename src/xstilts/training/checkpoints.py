@@ -10,7 +10,6 @@ other random state, which would store different results as complete.
 from __future__ import annotations
 
 import errno
-import hashlib
 import json
 import logging
 import os
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from ..data.features import file_sha256
 from ..errors import XstiltsError
 
 logger = logging.getLogger(__name__)
@@ -29,14 +29,9 @@ TRAINER_STATE = "trainer_state.json"
 DISK_FULL_BYTES = 16 << 20        # below this much free space a failed write is reported as a full disk
 
 
-def _sha256(path: Path) -> str:
-    with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
-
-
 def manifest(directory: Path) -> dict[str, list]:
     """{file name: [size, sha256]} of the directory's top-level files (checkpoints and encoders are flat)."""
-    return {p.name: [p.stat().st_size, _sha256(p)] for p in sorted(directory.iterdir())
+    return {p.name: [p.stat().st_size, file_sha256(p)] for p in sorted(directory.iterdir())
             if p.is_file() and p.name not in (MANIFEST, DONE)}
 
 
@@ -54,7 +49,7 @@ def damage(directory: Path, listing: Path) -> str | None:
             return f"{path} is missing"
         if path.stat().st_size != size:
             return f"{path} has {path.stat().st_size} bytes where {size} were written (truncated?)"
-        if _sha256(path) != digest:
+        if file_sha256(path) != digest:
             return f"{path} differs from the file that was written"
     return None
 
