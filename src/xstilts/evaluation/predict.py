@@ -39,7 +39,8 @@ def map_sharded(compute, n: int) -> tuple[list, int]:
     """Each process computes compute(its indices) for an interleaved share of range(n); every process
     gets all n outputs in order, and the number it computed itself."""
     state = PartialState()
-    mine = list(range(state.process_index, n, state.num_processes))
+    # a range: one process selects all rows contiguously (Dataset.select makes no index mapping then)
+    mine = range(state.process_index, n, state.num_processes)
     outputs = list(compute(mine)) if mine else []
     if state.num_processes == 1:
         return outputs, len(mine)
