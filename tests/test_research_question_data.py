@@ -87,7 +87,10 @@ def test_every_arm_of_every_scale_is_a_valid_budget_matched_experiment(rq, tmp_p
     from xstilts.config import ExperimentConfig
 
     sizes, info = rq.SCALES[scale], {}
-    data = rq.derive_data(tmp_path, sizes, info)
+    data = rq.derive_data(tmp_path, sizes, info, multiple_choice=scale != "gpu")
+    assert set(rq.MC_CHANCE) <= set(data) if scale != "gpu" else not set(rq.MC_CHANCE) & set(data)
+    if scale == "gpu":  # full test set: every XQuAD question, also from paragraphs with more than 5
+        assert info["xquad"]["test_questions_per_language"] == 1190
     models = ["xlm-roberta-large", "roberta-large"]
     arms = {arm: ExperimentConfig.model_validate(rq.arm_config(arm, models, data, sizes, tmp_path, "cuda", tasks))
             for arm, tasks in (("A", []), ("B", []), ("C", ["squad_v1"]))}

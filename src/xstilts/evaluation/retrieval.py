@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections import Counter
 from typing import NamedTuple
 
-import faiss
 import numpy as np
 
 from ..progress import working
@@ -36,12 +35,16 @@ def _normalized(emb) -> np.ndarray:
     x = np.array(emb, dtype=np.float32, order="C", copy=True)
     if x.ndim != 2:
         raise ValueError(f"embeddings must be 2-D [n, d], got shape {x.shape}")
+    import faiss  # only retrieval tasks need it: training and other targets run without faiss installed
+
     faiss.normalize_L2(x)
     return x
 
 
 def _knn(queries: np.ndarray, base: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Cosine kNN of each query row among base rows: (similarities, indices), [nq, k]."""
+    import faiss
+
     index = faiss.IndexFlatIP(base.shape[1])
     index.add(base)
     sims = np.empty((len(queries), k), dtype=np.float32)
