@@ -173,6 +173,21 @@ def test_qa_answer_is_cut_from_the_original_context_by_offsets(tokenizer):
     assert family.decode([example], Dataset.from_dict(columns), [logits], None, spec) == {"zh": "中国"}
 
 
+def test_a_question_too_long_for_the_window_is_one_line_naming_it_and_max_question_tokens_cuts_it(tokenizer):
+    spec, family = get_task("xquad"), family_of(get_task("xquad"))
+    long_question = "the quick brown fox " * 10  # 40 tokens
+    examples = [SpanQAExample("short", "the dog", "the lazy dog " * 30, [{"text": "lazy", "answer_start": 4}]),
+                SpanQAExample("long", long_question, "the lazy dog " * 30, [{"text": "lazy", "answer_start": 4}])]
+    with pytest.raises(XstiltsError, match=r"question 'long' is 40 tokens.*doc_stride 16.*max_question_tokens") as err:
+        family.featurize(examples, tokenizer, 48, None, spec)
+    assert "\n" not in str(err.value)
+    cut = replace(spec, options={"max_question_tokens": 8})
+    columns = family.featurize(examples, tokenizer, 48, None, cut)
+    assert family._questions(examples, tokenizer, 8) == ["the dog", "the quick brown fox the quick brown fox"]
+    assert len(columns["input_ids"]) > 2 and all(len(ids) <= 48 for ids in columns["input_ids"])
+    assert family._questions(examples, tokenizer, None) == ["the dog", long_question.lstrip()]  # default: whole
+
+
 def metaspace_tokenizer():
     """A sentencepiece-style (Metaspace) tokenizer whose vocabulary has "▁the" and "▁cat" but no
     "▁日本" or "▁語": like XLM-R's, it splits each ja word into a bare "▁" and the characters."""

@@ -25,16 +25,19 @@ class SpanQAFamily(Family):
         "doc_stride": Option(128, "tokens shared by consecutive windows of a long context (at most a third of the window)"),
         "n_best": Option(20, "start and end candidates considered per window when decoding a span"),
         "max_answer_tokens": Option(30, "longest answer span decoded, in tokens"),
+        "max_question_tokens": Option(None, "questions cut to this many tokens (XTREME and BERT's max_query_length: 64); "
+                                            "None keeps them whole"),
     }
 
     def num_labels(self, labels, features) -> int:
         return 2  # start and end
 
     def featurize(self, examples, tokenizer, max_length, labels, spec=None):
-        stride = self.option(spec, "doc_stride")
-        enc = tokenizer([e.question.lstrip() for e in examples], [e.context for e in examples],
-                        truncation="only_second", max_length=max_length, stride=min(stride, max_length // 3),
-                        return_overflowing_tokens=True, return_offsets_mapping=True)
+        stride = min(self.option(spec, "doc_stride"), max_length // 3)
+        questions = self._questions(examples, tokenizer, self.option(spec, "max_question_tokens"))
+        self._check_room(examples, questions, tokenizer, max_length, stride, spec.name if spec else "qa")
+        enc = tokenizer(questions, [e.context for e in examples], truncation="only_second", max_length=max_length,
+                        stride=stride, return_overflowing_tokens=True, return_offsets_mapping=True)
         sample_map = enc.pop("overflow_to_sample_mapping")
         offsets = enc.pop("offset_mapping")
         columns = {k: list(v) for k, v in enc.items()}
@@ -49,6 +52,29 @@ class SpanQAFamily(Family):
             columns["start_positions"].append(start)
             columns["end_positions"].append(end)
         return columns
+
+    @staticmethod
+    def _check_room(examples, questions, tokenizer, max_length, stride, name):
+        """Every window must keep more context tokens than the stride: the tokenizer otherwise panics (Rust)
+        without naming the question."""
+        if not questions:
+            return
+        lengths = [len(ids) for ids in tokenizer(questions, add_special_tokens=False)["input_ids"]]
+        longest = max(range(len(questions)), key=lengths.__getitem__)
+        room = max_length - lengths[longest] - tokenizer.num_special_tokens_to_add(pair=True)
+        if room <= stride:
+            raise XstiltsError(f"{name}: question {examples[longest].guid!r} is {lengths[longest]} tokens, leaving a "
+                               f"{max_length}-token window {max(room, 0)} context tokens, not more than doc_stride "
+                               f"{stride}: raise max_length or set task_options.{name}.max_question_tokens (XTREME: 64)")
+
+    @staticmethod
+    def _questions(examples, tokenizer, limit):
+        """Question texts, each cut after its `limit`-th token (by character offset) when a limit is set."""
+        questions = [e.question.lstrip() for e in examples]
+        if not limit:
+            return questions
+        offsets = tokenizer(questions, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
+        return [q[:spans[limit - 1][1]] if len(spans) > limit else q for q, spans in zip(questions, offsets)]
 
     @staticmethod
     def _token_positions(example, spans):
