@@ -1,0 +1,104 @@
+"""Where a training step's time goes, dense vs row-sparse embedding AdamW (mE5-small tagging by default).
+
+Each step: forward, backward, gradient clipping (xstilts' clip_grad_norm), optimizer.step, zero_grad, timed
+with perf_counter around each phase (the CPU runs synchronously). Same batches (UD English-EWT train,
+per-batch padding), same fused AdamW, same learning-rate schedule in both arms; arms alternate per rep.
+
+    python benchmarks/step_profile.py --steps 8 --reps 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import Report, resolve_model, spread, table  # noqa: E402
+from embedding_step import batches  # noqa: E402
+
+PHASES = ("forward", "backward", "clip", "optimizer", "zero_grad")
+
+
+def run(arm: str, model_dir: str, ids_per_step, warmup: int) -> dict[str, list[float]]:
+    import torch
+    from accelerate import Accelerator
+    from transformers import AutoModelForTokenClassification, get_linear_schedule_with_warmup
+
+    from xstilts.training.sparse_adamw import RowSparseAdamW, catch_up, clip_grad_norm
+
+    torch.manual_seed(0)
+    model = AutoModelForTokenClassification.from_pretrained(model_dir, num_labels=17)
+    model.train()
+    decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "LayerNorm" not in n]
+    rest = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "LayerNorm" not in n)]
+    sparse = [model.get_input_embeddings()] if arm == "sparse" else []
+    optimizer = RowSparseAdamW([{"params": decay, "weight_decay": 0.01}, {"params": rest, "weight_decay": 0.0}],
+                               embeddings=sparse, lr=2e-5, fused=True)
+    scheduler = get_linear_schedule_with_warmup(optimizer, 1, len(ids_per_step))
+    accelerator = Accelerator(cpu=True)
+    times = {phase: [] for phase in PHASES}
+    for step, ids in enumerate(ids_per_step):
+        labels = torch.randint(0, 17, ids.shape, generator=torch.Generator().manual_seed(step))
+        marks = [time.perf_counter()]
+        loss = model(input_ids=ids, attention_mask=(ids != model.config.pad_token_id).long(), labels=labels).loss
+        marks.append(time.perf_counter())
+        loss.backward()
+        marks.append(time.perf_counter())
+        clip_grad_norm(accelerator, model.parameters(), 1.0)
+        marks.append(time.perf_counter())
+        optimizer.step()
+        scheduler.step()
+        marks.append(time.perf_counter())
+        optimizer.zero_grad(set_to_none=True)
+        marks.append(time.perf_counter())
+        if step >= warmup:
+            for phase, start, stop in zip(PHASES, marks, marks[1:]):
+                times[phase].append(stop - start)
+    catch_up(optimizer)
+    return times
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", default="multilingual-e5-small")
+    p.add_argument("--steps", type=int, default=8, help="timed steps per arm and rep (after --warmup)")
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--reps", type=int, default=2)
+    p.add_argument("--out", default="step_profile")
+    args = p.parse_args(argv)
+    from transformers import AutoTokenizer
+
+    from xstilts.quiet import quiet_libraries
+
+    quiet_libraries()
+    model_dir, model_desc = resolve_model(args.model)
+    ids = batches(AutoTokenizer.from_pretrained(model_dir), args.warmup + args.steps, args.batch_size, 13)
+    report = Report(args.out)
+    report(f"model: {model_desc}; token classification (17 labels), UD EWT batches of {args.batch_size} "
+           f"(mean {sum(i.numel() for i in ids) / len(ids):.0f} padded tokens a batch); {args.steps} timed steps after "
+           f"{args.warmup} warm-up; fp32; load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}\n")
+    ms = {arm: {phase: [] for phase in PHASES} for arm in ("dense", "sparse")}
+    for rep in range(args.reps):
+        for arm in ("dense", "sparse") if rep % 2 == 0 else ("sparse", "dense"):
+            times = run(arm, model_dir, ids, args.warmup)
+            for phase in PHASES:
+                ms[arm][phase].append(1000 * sum(times[phase]) / len(times[phase]))
+            total = sum(ms[arm][phase][-1] for phase in PHASES)
+            report(f"  rep {rep} {arm:6s} {total:7.0f} ms/step  load {os.getloadavg()[0]:.2f}")
+    totals = {arm: [sum(ms[arm][ph][r] for ph in PHASES) for r in range(args.reps)] for arm in ms}
+    rows = [[phase] + [f"{spread(ms[arm][phase], '{:.0f}')} ({100 * sum(ms[arm][phase]) / sum(totals[arm]):.0f}%)"
+                       for arm in ms] for phase in PHASES]
+    rows.append(["step"] + [spread(totals[arm], "{:.0f}") for arm in ms])
+    report("")
+    report(table(["phase (ms per step, share)", "dense AdamW", "row-sparse AdamW"], rows))
+    report(f"\nstep time dense / sparse: x{spread([d / s for d, s in zip(totals['dense'], totals['sparse'])])}")
+    report(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    report.save("Training step breakdown: dense vs row-sparse embedding AdamW")
+
+
+if __name__ == "__main__":
+    main()
