@@ -240,6 +240,7 @@ def derive_data(work: Path, sizes: dict, info: dict, multiple_choice: bool) -> d
     prepare_mlqa(work, sizes, info)
     return data
 
+
 # ---- the arms, the pilot and the grid ---------------------------------------------------------
 def train_settings(base: dict, steps: int, evals: int) -> dict:
     """A phase of `steps` optimizer steps, English dev scored `evals` times (selection keeps the best)."""
