@@ -25,7 +25,9 @@ import os
 import sys
 import tempfile
 import time
+from collections import defaultdict
 from pathlib import Path
+from statistics import fmean
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import DATA, Report, resolve_model, spread, table  # noqa: E402
@@ -54,31 +56,20 @@ def grid_config(model: str, data: dict, out: Path, steps: int, test: int, arm: s
 
 
 def run_arm(config: dict) -> tuple[float, dict]:
+    """Wall time of the whole grid, and (setting, target) -> headline score averaged over languages."""
     from xstilts.config import ExperimentConfig
     from xstilts.experiments.pipeline import Pipeline
     from xstilts.experiments.store import ResultsStore
+    from xstilts.experiments.tables import headline
 
     started = time.perf_counter()
     Pipeline(ExperimentConfig.model_validate(config)).run()
     seconds = time.perf_counter() - started
     rows = ResultsStore(Path(config["output_dir"]) / "results.db").rows(latest=True)
-    scores: dict = {}
-    for r in rows:
-        scores.setdefault((r["intermediate"], r["target"]), []).append(r)
-    return seconds, scores
-
-
-def headline_means(scores: dict) -> dict:
-    from xstilts.tasks.registry import get_task
-
-    means = {}
-    for (setting, target), rows in scores.items():
-        spec = get_task(target)
-        by_lang = {}
-        for r in rows:
-            by_lang.setdefault(r["language"], {})[r["metric"]] = r["value"]
-        means[(setting, target)] = sum(spec.headline_value(m) for m in by_lang.values()) / len(by_lang)
-    return means
+    by_language = defaultdict(list)  # one model, one seed: headline's seed mean is the cell's score
+    for (_, target, setting, _), value in headline(rows).items():
+        by_language[(setting, target)].append(value)
+    return seconds, {cell: fmean(values) for cell, values in by_language.items()}
 
 
 def main(argv=None):
@@ -106,7 +97,7 @@ def main(argv=None):
         for arm in list(ARMS) if rep % 2 == 0 else list(ARMS)[::-1]:
             s, scores = run_arm(grid_config(model, data, work / f"{arm}-{rep}", args.steps, args.test, arm))
             seconds[arm].append(s)
-            results.setdefault(arm, headline_means(scores))
+            results.setdefault(arm, scores)
             report(f"  rep {rep} {arm:3s} {s:7.1f} s  cells {len(scores)}  load {os.getloadavg()[0]:.2f}")
     report("")
     report(table(["arm", "wall s", "x vs off"], [[a, spread(seconds[a], "{:.1f}"),

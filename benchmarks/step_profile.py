@@ -27,16 +27,14 @@ def run(arm: str, model_dir: str, ids_per_step, warmup: int) -> dict[str, list[f
     from accelerate import Accelerator
     from transformers import AutoModelForTokenClassification, get_linear_schedule_with_warmup
 
+    from xstilts.training.loop import decay_groups
     from xstilts.training.sparse_adamw import RowSparseAdamW, catch_up, clip_grad_norm
 
     torch.manual_seed(0)
     model = AutoModelForTokenClassification.from_pretrained(model_dir, num_labels=17)
     model.train()
-    decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "LayerNorm" not in n]
-    rest = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "LayerNorm" not in n)]
     sparse = [model.get_input_embeddings()] if arm == "sparse" else []
-    optimizer = RowSparseAdamW([{"params": decay, "weight_decay": 0.01}, {"params": rest, "weight_decay": 0.0}],
-                               embeddings=sparse, lr=2e-5, fused=True)
+    optimizer = RowSparseAdamW(decay_groups(model, 0.01), embeddings=sparse, lr=2e-5, fused=True)
     scheduler = get_linear_schedule_with_warmup(optimizer, 1, len(ids_per_step))
     accelerator = Accelerator(cpu=True)
     times = {phase: [] for phase in PHASES}
