@@ -206,13 +206,14 @@ def _train(model, run: TrainRun, accelerator: Accelerator, log: PhaseLog) -> dic
     optimizer_steps = math.ceil(len(plan) / settings.grad_accum)
     optimizer = _optimizer(model, settings)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(settings.warmup_ratio * optimizer_steps), optimizer_steps)
-    prepare_for_training(model, settings)
+    dropout_masks = prepare_for_training(model, settings, accelerator.device)
     model, optimizer = accelerator.prepare(model, optimizer)
     unwrapped = accelerator.unwrap_model(model)
     checkpoints = Checkpoints(run.output_dir, accelerator, scheduler)
     state = checkpoints.resume() or {"step": 0, "losses": [], "evals": [], "best_score": None}
     state["processes"] = accelerator.num_processes  # recorded: each process takes a share of every batch
     state["precision"] = accelerator.mixed_precision  # recorded: what "auto" chose on this machine
+    state["dropout_masks"] = dropout_masks  # likewise
     state["batches"] = {t.name: batch_record(t.batch_size, settings, accelerator.num_processes) for t in run.tasks}
 
     def run_eval():

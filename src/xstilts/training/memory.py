@@ -15,7 +15,7 @@ import torch
 
 from ..config import TrainSettings
 from ..errors import XstiltsError
-from .dropout import set_dropout
+from .dropout import resolve_dropout_masks, set_dropout, use_dropout_masks
 
 
 def set_checkpointing(encoder, enabled: bool) -> None:
@@ -29,8 +29,8 @@ def set_checkpointing(encoder, enabled: bool) -> None:
     enable({"use_reentrant": False})
 
 
-def prepare_for_training(model, settings: TrainSettings) -> None:
-    """Before Accelerate wraps the model."""
+def prepare_for_training(model, settings: TrainSettings, device: torch.device) -> str:
+    """Before Accelerate wraps the model; returns how dropout masks are drawn on `device`."""
     # No head reads the pooler; frozen, it leaves single-head phases without unused parameters under DDP
     # (its weights never change either way: a parameter without a gradient is not stepped).
     pooler = getattr(model.encoder, "pooler", None)
@@ -38,6 +38,9 @@ def prepare_for_training(model, settings: TrainSettings) -> None:
         pooler.requires_grad_(False)
     set_checkpointing(model.encoder, settings.gradient_checkpointing)
     set_dropout(model, settings.dropout)
+    masks = resolve_dropout_masks(settings.dropout_masks, device)
+    use_dropout_masks(model, masks)
+    return masks
 
 
 def passes_per_batch(batch_size: int, processes: int, per_device: int | None) -> int:
