@@ -9,7 +9,9 @@ Arms (same model, examples' token ids and labels, optimizer steps, batch size, l
                   train_sampling_strategy="group_by_length" (transformers 5's LengthGroupedSampler).
                   Ratios are against this arm.
   xstilts         xstilts.training.loop.train on MultiTaskModel, Arrow-cached features, dynamic padding,
-                  length grouping (windows of 50 batches).
+                  length grouping (windows of 50 batches), dropout_masks: auto (int16 masks and the blocked
+                  attention-dropout function on a CPU: the recipe's dropout, drawn cheaply).
+  xstilts-torchmasks  the same with dropout_masks: torch (torch's dropout, as the HF arms run it).
   xstilts-sparse  the same with embedding_optimizer: sparse (row-sparse AdamW, equal to dense AdamW).
   xstilts-frozen  the same with freeze_embeddings: true (a different recipe; its dev metric says how much).
   xstilts-nodropout  the same with dropout: 0 (no dropout random numbers; a different recipe, recorded).
@@ -322,6 +324,7 @@ def run_xstilts(data: dict, model_dir: str, args, evaluate: bool, **options) -> 
 ARMS = {"hf": run_hf, "hf-best": partial(run_hf, best=True), "xstilts": run_xstilts,
         "xstilts-sparse": partial(run_xstilts, embedding_optimizer="sparse"),
         "xstilts-frozen": partial(run_xstilts, freeze_embeddings=True),
+        "xstilts-torchmasks": partial(run_xstilts, dropout_masks="torch"),
         "xstilts-nodropout": partial(run_xstilts, dropout=0.0)}
 BASELINE = "hf-best"
 
