@@ -8,8 +8,8 @@ XQuAD's paragraphs, split by research_question.py's code; XQuAD, UD and Tatoeba 
 
 Arms (everything else equal; each arm runs the whole grid from an empty output directory):
   on   embedding_optimizer: sparse, precision: auto (bf16 where the hardware has it), length_grouping,
-       feature cache (Arrow) and the retrieval embedding cache
-  off  embedding_optimizer: dense, precision: no, no length grouping, no feature cache
+       dropout_masks: auto (int16 on a CPU), feature cache (Arrow) and the retrieval embedding cache
+  off  embedding_optimizer: dense, precision: no, no length grouping, dropout_masks: torch, no feature cache
        (the retrieval embedding cache lives in the feature cache, so it is off too)
 With --reps 2 the order is on, off, off, on. Wall time counts Pipeline.run (data derivation excluded);
 the headline scores per cell are printed so a speed-up that changed results would show.
@@ -37,8 +37,10 @@ XQUAD_LANGS = ["en", "ar", "de", "hi", "zh"]
 UD_LANGS = ["en", "de", "fi", "ja", "zh"]
 TATOEBA_LANGS = ["ar", "de", "hi", "zh"]
 ARMS = {
-    "on": ({"embedding_optimizer": "sparse", "precision": "auto", "length_grouping": True}, True),
-    "off": ({"embedding_optimizer": "dense", "precision": "no", "length_grouping": False}, False),
+    "on": ({"embedding_optimizer": "sparse", "precision": "auto", "length_grouping": True, "dropout_masks": "auto"},
+           True),
+    "off": ({"embedding_optimizer": "dense", "precision": "no", "length_grouping": False, "dropout_masks": "torch"},
+            False),
 }
 
 

@@ -231,7 +231,7 @@ def run_hf(data: dict, model_dir: str, args, evaluate: bool, best: bool = False)
         labels = data["labels"]
         model = AutoModelForTokenClassification.from_pretrained(
             model_dir, num_labels=len(labels), id2label=dict(enumerate(labels)), label2id={l: i for i, l in enumerate(labels)})
-    counts = {"examples": 0, "real": 0, "padded": 0}
+    counts = {"examples": 0, "real": 0, "padded": 0, "square": 0}
 
     if not best:
         collate = default_data_collator
@@ -245,6 +245,7 @@ def run_hf(data: dict, model_dir: str, args, evaluate: bool, best: bool = False)
         counts["examples"] += len(batch["input_ids"])
         counts["real"] += int(batch["attention_mask"].sum())
         counts["padded"] += batch["input_ids"].numel()
+        counts["square"] += len(batch["input_ids"]) * batch["input_ids"].shape[1] ** 2
         return batch
 
     with tempfile.TemporaryDirectory() as out:
@@ -309,7 +310,8 @@ def run_xstilts(data: dict, model_dir: str, args, evaluate: bool, **options) -> 
     lengths = sequence_lengths(data["xs_train"])
     plan = make_plan([task], [spec.name] * args.steps, args.seed, settings.length_grouping)
     counts = {"examples": sum(len(i) for _, i in plan), "real": sum(lengths[j] for _, i in plan for j in i),
-              "padded": sum(len(i) * max(lengths[j] for j in i) for _, i in plan)}
+              "padded": sum(len(i) * max(lengths[j] for j in i) for _, i in plan),
+              "square": sum(len(i) * max(lengths[j] for j in i) ** 2 for _, i in plan)}
     result = {"seconds": seconds, **counts}
     if evaluate:
         device = accelerator.device
@@ -319,6 +321,30 @@ def run_xstilts(data: dict, model_dir: str, args, evaluate: bool, **options) -> 
         result["metric"] = dev_metric(data, forward)
         result["eval_seconds"] = time.perf_counter() - t0
     return result
+
+
+def training_flops(model_dir: str, counts: dict) -> float:
+    """Matmul FLOPs of the encoder's forward and backward (3 x forward) over the tokens an arm computed on:
+    its linear layers per processed token, plus attention's two L x L products per sequence."""
+    config = json.loads((Path(model_dir) / "config.json").read_text())
+    layers, hidden, ffn = config["num_hidden_layers"], config["hidden_size"], config["intermediate_size"]
+    linear = layers * (4 * hidden * hidden + 2 * hidden * ffn)
+    return 3 * (2 * linear * counts["padded"] + 4 * layers * hidden * counts["square"])
+
+
+def gemm_peak(precision: str, device: str) -> float:
+    """GFLOP/s of one large matmul at the arms' precision and thread count: the ceiling the encoder's
+    matmuls run against (a linear layer of 4096 tokens, hidden 384 -> 1536)."""
+    import torch
+
+    a, b = torch.randn(4096, 384, device=device), torch.randn(384, 1536, device=device)
+    with torch.autocast(device, dtype=torch.bfloat16, enabled=precision == "bf16"):
+        times = []
+        for _ in range(12):
+            t0 = time.perf_counter()
+            (a @ b).sum().item()
+            times.append(time.perf_counter() - t0)
+    return 2 * 4096 * 384 * 1536 / sorted(times[2:])[len(times[2:]) // 2] / 1e9
 
 
 ARMS = {"hf": run_hf, "hf-best": partial(run_hf, best=True), "xstilts": run_xstilts,
@@ -395,6 +421,8 @@ def main(argv=None):
            f"{args.device}, precision {args.precision}, lr {args.lr}, seed {args.seed}, torch threads "
            f"{torch.get_num_threads()}, length grouping {'off' if args.no_grouping else 'on'}, "
            f"torch.compile {'on' if args.compile else 'off'}\n")
+    peak = gemm_peak(args.precision, args.device)
+    report(f"matmul ceiling at this precision: {peak:.0f} GFLOP/s (4096x384 @ 384x1536, median of 10)\n")
     summary = []
     for task in tasks:
         t0 = time.perf_counter()
@@ -420,11 +448,12 @@ def main(argv=None):
                          spread([r["real"] / r["seconds"] for r in rs], "{:.0f}"),
                          spread([r["padded"] / r["seconds"] for r in rs], "{:.0f}"),
                          f"{1 - rs[0]['real'] / rs[0]['padded']:.2f}",
+                         spread([100 * training_flops(model_dir, r) / r["seconds"] / 1e9 / peak for r in rs], "{:.0f}%"),
                          f"{rs[0]['metric']:.2f}" if "metric" in rs[0] else "-"])
         metric = "F1 (200 held-out SQuAD dev questions)" if task == "qa" else "UPOS word accuracy (200 EWT dev sentences)"
         report(f"\n### {task} (max length {data['max_length']}), dev metric = {metric}\n")
         report(table(["arm", "train s", "examples/s", "real tokens/s", "processed tokens/s (incl. pad)",
-                      "pad fraction", "dev metric"], rows))
+                      "pad fraction", "encoder matmul FLOP/s, % of ceiling", "dev metric"], rows))
         report("")
         base = runs[BASELINE]
         for arm in arms:
