@@ -110,3 +110,19 @@ def test_int16_attention_matches_its_masks_in_value_and_gradient(padded):
     assert torch.allclose(got, expected, atol=1e-6)  # softmax runs in float32
     for g, e in zip(got_grads, expected_grads):
         assert torch.allclose(g, e, atol=1e-5)
+
+
+def test_int16_masks_are_redrawn_identically_under_gradient_checkpointing():
+    """Checkpointing recomputes the forward in backward; it must draw the same masks (torch restores the RNG)."""
+    def loss_and_grads(checkpointing: bool):
+        model = tagger(0.1, 0.1)
+        prepare_for_training(model, TrainSettings(dropout_masks="int16", gradient_checkpointing=checkpointing), CPU)
+        torch.manual_seed(1)
+        ids = torch.arange(2, 14).reshape(2, 6)
+        loss, _ = model("pos", input_ids=ids, labels=torch.ones_like(ids))
+        loss.backward()
+        return loss, torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None])
+
+    (plain_loss, plain), (checkpointed_loss, checkpointed) = loss_and_grads(False), loss_and_grads(True)
+    assert plain_loss == checkpointed_loss
+    assert torch.allclose(plain, checkpointed, atol=1e-6)
