@@ -170,6 +170,7 @@ def main(argv=None):
     from transformers import AutoTokenizer
 
     import datasets
+    from xstilts.data.features import sequence_lengths
     from xstilts.training.precision import auto_precision
 
     transformers.logging.set_verbosity_error()
@@ -214,10 +215,15 @@ def main(argv=None):
         if args.profile:
             profile(ours, head, next(iter(test["sets"].values()))[1], tokenizer.pad_token_id, args, report)
         ratios = [h / x for x, h in zip(times["xstilts"], times["hf"])]
+        lengths = [sequence_lengths(f) for _, f in test["sets"].values()]
+        computed = {arm: sum(padded_tokens(ls, args.batch_size, arm == "xstilts") for ls in lengths) for arm in times}
         summary.append([task, len(langs), n, spread([n / s for s in times["hf"]], "{:.1f}"),
-                        spread([n / s for s in times["xstilts"]], "{:.1f}"), f"x{spread(ratios)}"])
+                        spread([n / s for s in times["xstilts"]], "{:.1f}"), f"x{spread(ratios)}",
+                        f"x{computed['hf'] / computed['xstilts']:.2f}",
+                        f"x{spread([r * computed['xstilts'] / computed['hf'] for r in ratios])}"])
     report("\n### sequences/s, xstilts vs Trainer.predict (median (min-max) over repetitions)\n")
-    report(table(["task", "languages", "features", "Trainer.predict seq/s", "xstilts seq/s", "xstilts / Trainer.predict"],
+    report(table(["task", "languages", "features", "Trainer.predict seq/s", "xstilts seq/s", "xstilts / Trainer.predict",
+                  "tokens computed, Trainer.predict / xstilts", "computed tokens/s, xstilts / Trainer.predict"],
                  summary))
     padding_table(args, tokenizer, report)
     report(f"\nload average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
