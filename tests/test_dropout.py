@@ -87,9 +87,12 @@ def test_masks_setting_swaps_every_dropout_and_saves_a_plain_config(tmp_path):
 
 
 @pytest.mark.parametrize("padded", [False, True])
-def test_int16_attention_matches_its_masks_in_value_and_gradient(padded):
+@pytest.mark.parametrize("block", [98, 200, 2**21])  # 1, 2 (then 1) and all 3 sequences of 2 x 7 x 7 per block
+def test_int16_attention_matches_its_masks_in_value_and_gradient(padded, block, monkeypatch):
     """With real drops: the blocked function against plain autograd math drawing the same masks."""
+    from xstilts.training import dropout
     from xstilts.training.dropout import Int16DropoutAttention
+    monkeypatch.setattr(dropout, "BLOCK_PROBABILITIES", block)
     torch.manual_seed(3)
     q, k, v = (torch.randn(3, 2, 7, 4, dtype=torch.float64, requires_grad=True) for _ in range(3))
     mask = torch.ones(3, 1, 7, 7, dtype=torch.bool)

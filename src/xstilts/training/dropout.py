@@ -59,17 +59,27 @@ class Int16Dropout(nn.Dropout):
         return int16_dropout(x, self.p, self.training)
 
 
-def _probabilities(query, key, mask: torch.Tensor | None, i: int, scaling: float) -> torch.Tensor:
-    """Softmax attention probabilities of sequence i's heads, in float32."""
-    scores = torch.matmul(query[i] * scaling, key[i].transpose(-1, -2)).float()
+BLOCK_PROBABILITIES = 2**21  # attention probabilities computed at once: 8 MB in float32, about a cache's worth
+
+
+def _blocks(query: torch.Tensor, key: torch.Tensor) -> list[slice]:
+    """Slices of whole sequences with at most BLOCK_PROBABILITIES probabilities (one sequence at least)."""
+    per_sequence = query.shape[1] * query.shape[2] * key.shape[2]
+    rows = max(1, BLOCK_PROBABILITIES // per_sequence)
+    return [slice(start, start + rows) for start in range(0, len(query), rows)]
+
+
+def _probabilities(query, key, mask: torch.Tensor | None, rows: slice, scaling: float) -> torch.Tensor:
+    """Softmax attention probabilities of some sequences' heads, in float32."""
+    scores = torch.matmul(query[rows] * scaling, key[rows].transpose(-1, -2)).float()
     if mask is not None:
-        mask = mask[i if len(mask) > 1 else 0]  # SDPA's: True = attend, or additive
+        mask = mask[rows] if len(mask) > 1 else mask  # SDPA's: True = attend, or additive
         scores = scores.masked_fill_(~mask, float("-inf")) if mask.dtype == torch.bool else scores.add_(mask)
     return scores.softmax(-1)
 
 
 class Int16DropoutAttention(torch.autograd.Function):
-    """softmax(q k^T * scaling + mask), int16 dropout, times v: one sequence at a time, so the probabilities
+    """softmax(q k^T * scaling + mask), int16 dropout, times v, a few sequences at a time, so the probabilities
     stay in cache; backward recomputes them (as flash attention does) and keeps only the drop masks, a byte
     per probability. Without dropout SDPA's fused kernel runs instead; with it SDPA materialises everything."""
 
@@ -78,9 +88,9 @@ class Int16DropoutAttention(torch.autograd.Function):
         with torch.autocast(query.device.type, enabled=False):  # inputs already carry the autocast dtype
             output = torch.empty_like(query)
             keeps, scale = int16_keep_mask(query.shape[:-1] + key.shape[-2:-1], p, query.device)
-            for i in range(len(query)):
-                probs = _probabilities(query, key, mask, i, scaling)
-                output[i] = torch.matmul(probs.masked_fill_(~keeps[i], 0).to(value.dtype), value[i])
+            for rows in _blocks(query, key):
+                probs = _probabilities(query, key, mask, rows, scaling)
+                output[rows] = torch.matmul(probs.masked_fill_(~keeps[rows], 0).to(value.dtype), value[rows])
             output.mul_(scale)
         ctx.save_for_backward(query, key, value, output, mask, keeps)
         ctx.scaling, ctx.scale = scaling, scale
@@ -95,14 +105,14 @@ class Int16DropoutAttention(torch.autograd.Function):
             grad_output = grad_output.to(value.dtype) * scale
             # sum over keys of dL/dprob * prob = grad_output . output (flash attention's D)
             row_sums = (grad_output.float() * output.float()).sum(-1, keepdim=True) / scale
-            for i in range(len(query)):
-                probs = _probabilities(query, key, mask, i, scaling)
-                grads[2][i] = torch.matmul(torch.where(keeps[i], probs, 0).to(value.dtype).transpose(-1, -2),
-                                           grad_output[i])
-                grad_probs = torch.matmul(grad_output[i], value[i].transpose(-1, -2)).float().masked_fill_(~keeps[i], 0)
-                grad_scores = grad_probs.sub_(row_sums[i]).mul_(probs).to(query.dtype)
-                grads[0][i] = torch.matmul(grad_scores, key[i]) * scaling
-                grads[1][i] = torch.matmul(grad_scores.transpose(-1, -2), query[i]) * scaling
+            for rows in _blocks(query, key):
+                probs, keep = _probabilities(query, key, mask, rows, scaling), keeps[rows]
+                grads[2][rows] = torch.matmul(torch.where(keep, probs, 0).to(value.dtype).transpose(-1, -2),
+                                              grad_output[rows])
+                grad_probs = torch.matmul(grad_output[rows], value[rows].transpose(-1, -2)).float().masked_fill_(~keep, 0)
+                grad_scores = grad_probs.sub_(row_sums[rows]).mul_(probs).to(query.dtype)
+                grads[0][rows] = torch.matmul(grad_scores, key[rows]) * scaling
+                grads[1][rows] = torch.matmul(grad_scores.transpose(-1, -2), query[rows]) * scaling
         return *grads, None, None, None
 
 
