@@ -129,3 +129,20 @@ def test_int16_masks_are_redrawn_identically_under_gradient_checkpointing():
     (plain_loss, plain), (checkpointed_loss, checkpointed) = loss_and_grads(False), loss_and_grads(True)
     assert plain_loss == checkpointed_loss
     assert torch.allclose(plain, checkpointed, atol=1e-6)
+
+
+def test_one_block_batches_draw_the_same_masks_through_autograd():
+    """A batch that fits one block takes plain autograd; it must equal the blocked function, masks included."""
+    from xstilts.training.dropout import Int16DropoutAttention, int16_attention
+    q, k, v = (torch.randn(3, 2, 7, 4, requires_grad=True, generator=torch.Generator().manual_seed(i))
+               for i in range(3))
+    results = []
+    for attend in (lambda: int16_attention(None, q, k, v, None, dropout=0.3, scaling=0.5)[0].transpose(1, 2),
+                   lambda: Int16DropoutAttention.apply(q, k, v, None, 0.3, 0.5)):
+        torch.manual_seed(5)
+        output = attend()
+        results.append((output, torch.autograd.grad(output.square().sum(), (q, k, v))))
+    (plain, plain_grads), (blocked, blocked_grads) = results
+    assert torch.allclose(plain, blocked, atol=1e-6)
+    for a, b in zip(plain_grads, blocked_grads):
+        assert torch.allclose(a, b, atol=1e-5)

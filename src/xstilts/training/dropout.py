@@ -81,27 +81,24 @@ def _probabilities(query, key, mask: torch.Tensor | None, rows: slice, scaling: 
 class Int16DropoutAttention(torch.autograd.Function):
     """softmax(q k^T * scaling + mask), int16 dropout, times v, a few sequences at a time, so the probabilities
     stay in cache; backward recomputes them (as flash attention does) and keeps only the drop masks, a byte
-    per probability, unless the whole batch is one block. Without dropout SDPA's fused kernel runs instead;
-    with it SDPA materialises everything."""
+    per probability. Without dropout SDPA's fused kernel runs instead; with it SDPA materialises everything."""
 
     @staticmethod
     def forward(ctx, query, key, value, mask, p: float, scaling: float):
         with torch.autocast(query.device.type, enabled=False):  # inputs already carry the autocast dtype
-            output, blocks, kept_probs = torch.empty_like(query), _blocks(query, key), None
+            output = torch.empty_like(query)
             keeps, scale = int16_keep_mask(query.shape[:-1] + key.shape[-2:-1], p, query.device)
-            for rows in blocks:
+            for rows in _blocks(query, key):
                 probs = _probabilities(query, key, mask, rows, scaling)
-                if len(blocks) == 1:  # a batch of short sequences: keeping its probabilities is cheaper
-                    kept_probs, probs = probs, probs.clone()
                 output[rows] = torch.matmul(probs.masked_fill_(~keeps[rows], 0).to(value.dtype), value[rows])
             output.mul_(scale)
-        ctx.save_for_backward(query, key, value, output, mask, keeps, kept_probs)
+        ctx.save_for_backward(query, key, value, output, mask, keeps)
         ctx.scaling, ctx.scale = scaling, scale
         return output
 
     @staticmethod
     def backward(ctx, grad_output):
-        query, key, value, output, mask, keeps, kept_probs = ctx.saved_tensors
+        query, key, value, output, mask, keeps = ctx.saved_tensors
         scaling, scale = ctx.scaling, ctx.scale
         grads = [torch.empty_like(query), torch.empty_like(key), torch.empty_like(value)]
         with torch.autocast(query.device.type, enabled=False):
@@ -109,8 +106,7 @@ class Int16DropoutAttention(torch.autograd.Function):
             # sum over keys of dL/dprob * prob = grad_output . output (flash attention's D)
             row_sums = (grad_output.float() * output.float()).sum(-1, keepdim=True) / scale
             for rows in _blocks(query, key):
-                probs = _probabilities(query, key, mask, rows, scaling) if kept_probs is None else kept_probs
-                keep = keeps[rows]
+                probs, keep = _probabilities(query, key, mask, rows, scaling), keeps[rows]
                 grads[2][rows] = torch.matmul(torch.where(keep, probs, 0).to(value.dtype).transpose(-1, -2),
                                               grad_output[rows])
                 grad_probs = torch.matmul(grad_output[rows], value[rows].transpose(-1, -2)).float().masked_fill_(~keep, 0)
@@ -127,7 +123,12 @@ def int16_attention(module, query, key, value, attention_mask, dropout: float = 
         return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling,
                                       **kwargs)
     scaling = query.size(-1) ** -0.5 if scaling is None else scaling
-    output = Int16DropoutAttention.apply(query, key, value, attention_mask, dropout, scaling)
+    if len(_blocks(query, key)) > 1:
+        output = Int16DropoutAttention.apply(query, key, value, attention_mask, dropout, scaling)
+    else:  # short sequences, all in cache at once: autograd keeps the probabilities, cheaper than recomputing
+        probs = _probabilities(query, key, attention_mask, slice(None), scaling)
+        keep, scale = int16_keep_mask(probs.shape, dropout, probs.device)
+        output = torch.matmul(torch.where(keep, probs, 0).to(value.dtype), value) * scale
     return output.transpose(1, 2).contiguous(), None
 
 
