@@ -44,7 +44,7 @@ THROUGHPUT = [
     # 2 CPU cores, all-MiniLM-L6 (6 x 384), fp32, processed tokens/s of the xstilts-sparse arm (int16 dropout
     # masks): SQuAD features of up to 384 tokens (2% padding) and UD English sentences (~22 tokens a row)
     Measured(6, 384, 384, "cpu", 2350, "benchmarks/results/throughput_qa_60steps.md, SQuAD"),
-    Measured(6, 384, 22, "cpu", 2067, "benchmarks/results/throughput_tagging_epoch.md, UD EWT"),
+    Measured(6, 384, 22, "cpu", 2327, "benchmarks/results/throughput_tagging_epoch.md, UD EWT"),
     # one H200, XLM-R Large geometry, bf16, batch 32 of full-length rows, checkpointing off (gpu_check.md)
     Measured(24, 1024, 256, "h200", 126710, "benchmarks/results/gpu_check.md (H200)"),
     Measured(24, 1024, 384, "h200", 142977, "benchmarks/results/gpu_check.md (H200)"),
