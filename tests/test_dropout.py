@@ -146,3 +146,12 @@ def test_one_block_batches_draw_the_same_masks_through_autograd():
     assert torch.allclose(plain, blocked, atol=1e-6)
     for a, b in zip(plain_grads, blocked_grads):
         assert torch.allclose(a, b, atol=1e-5)
+
+
+def test_an_encoder_carried_into_a_torch_phase_gets_torch_dropout_back():
+    model = tagger(0.1, 0.1)
+    prepare_for_training(model, TrainSettings(dropout_masks="int16"), CPU)
+    prepare_for_training(model, TrainSettings(dropout_masks="torch"), CPU)
+    assert not any(isinstance(m, Int16Dropout) for m in model.modules())
+    assert all(m.p == 0.1 for m in model.modules() if isinstance(m, torch.nn.Dropout))
+    assert model.encoder.config._attn_implementation == "sdpa"

@@ -137,15 +137,16 @@ AttentionMaskInterface.register(INT16_ATTENTION, sdpa_mask)
 
 
 def use_dropout_masks(model: nn.Module, masks: str) -> None:
-    """Draw every dropout of `model` (encoder and heads) as `masks` ("torch" or "int16")."""
-    if masks != "int16":
-        return
+    """Draw every dropout of `model` (encoder and heads) as `masks` ("torch" or "int16"); an encoder carried
+    over from a phase with the other setting is switched back."""
+    dropout_class, attention, other = ((Int16Dropout, INT16_ATTENTION, "sdpa") if masks == "int16"
+                                       else (nn.Dropout, "sdpa", INT16_ATTENTION))
     for parent in list(model.modules()):
         for name, child in parent.named_children():
-            if type(child) is nn.Dropout:
-                setattr(parent, name, Int16Dropout(child.p, child.inplace))
+            if isinstance(child, nn.Dropout) and type(child) is not dropout_class:
+                setattr(parent, name, dropout_class(child.p, child.inplace))
     for module in model.modules():
         config = getattr(module, "config", None)
-        if (getattr(config, "_attn_implementation", None) == "sdpa" and hasattr(module, "set_attn_implementation")
+        if (getattr(config, "_attn_implementation", None) == other and hasattr(module, "set_attn_implementation")
                 and module._can_set_attn_implementation()):
-            module.set_attn_implementation(INT16_ATTENTION)
+            module.set_attn_implementation(attention)
